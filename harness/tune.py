@@ -20,7 +20,8 @@ Sampler
     fits into the trial budget, else TPE (seeded; a TPE proposal of a config already
     measured in the study is replaced by a random unmeasured one, so that no budget is
     spent twice on one config -- ``recommend`` re-measures the leaders later).
-    Baselines are enqueued first: serial (``m1-f1-s1``), all cores at the model level
+    Baselines are enqueued first: for metalearners_core its ``auto`` split (what a user
+    gets without tuning), then serial (``m1-f1-s1``), all cores at the model level
     (``m{cores}-f1-s1``) and the library default.
 
 Objective
@@ -227,12 +228,17 @@ def is_feasible(config: ParallelConfig, cores: int, max_oversubscription: float 
     return config.total_threads(cores) <= max_oversubscription * cores
 
 
-def baseline_configs(cores: int, backends: Sequence[str] = BACKENDS) -> list[ParallelConfig]:
-    """Serial, all cores at the model level, the library default (deduplicated)."""
+def baseline_configs(cores: int, backends: Sequence[str] = BACKENDS, engine: str = "core") -> list[ParallelConfig]:
+    """The library's own ``auto`` split where the engine has one, then serial, all cores
+    at the model level and the library default (deduplicated, in that order).
+
+    ``auto`` comes first: it is what a user gets without tuning, the strongest prior,
+    and a study that never measured it could not say whether tuning beats it.
+    """
     backend = backends[0] if backends else "loky"
-    return list(
-        dict.fromkeys([ParallelConfig(1, 1, 1, backend), ParallelConfig(cores, 1, 1, backend), ParallelConfig()])
-    )
+    configs = [ParallelConfig.auto()] if supports(engine, ParallelConfig.auto()) else []
+    configs += [ParallelConfig(1, 1, 1, backend), ParallelConfig(cores, 1, 1, backend), ParallelConfig()]
+    return list(dict.fromkeys(configs))
 
 
 def search_space(
@@ -741,7 +747,7 @@ def run_tune(
         raise ValueError("--study names one study: use it with --scenario, not with a preset of several scenarios")
     cores = available_cores()
     space = [c for c in search_space(cores, levels, backends, oversubscribe) if supports(engine, c)]
-    baselines = baseline_configs(cores, backends)
+    baselines = baseline_configs(cores, backends, engine)
     url = storage or sqlite_url(db)
     status = 0
     with db_lock(db, allow_concurrent, "tune") as held, Store(db) as store:

@@ -74,7 +74,7 @@ def test_exhaustive_sampler_covers_a_tiny_space_once():
     cores = 2
     space = search_space(cores, [1, 2])
     measure = Synthetic(cores, space)
-    out = run(measure, space, cores, n_trials=20, repeats=2)
+    out = run(measure, space, cores, n_trials=20, repeats=2, prune_ratio=None)  # serial is 2x slower than auto
     ids = configs_of(out.study)
     assert sorted(ids) == sorted(c.id for c in space)  # every feasible config, no duplicates
     assert Counter(measure.calls) == {c.id: 2 for c in space}  # repeats each, nothing else
@@ -89,9 +89,10 @@ def test_baselines_run_first_with_either_sampler():
         space = search_space(cores)
         measure = Synthetic(cores, space)
         out = run(measure, space, cores, n_trials=n_trials)
-        expected = ["m1-f1-s1-loky", f"m{cores}-f1-s1-loky", "default"]
-        assert configs_of(out.study)[:3] == expected
-        assert all(t.user_attrs.get("baseline") for t in out.study.trials[:3])
+        expected = ["auto", "m1-f1-s1-loky", f"m{cores}-f1-s1-loky", "default"]
+        assert configs_of(out.study)[:4] == expected
+        assert all(t.user_attrs.get("baseline") for t in out.study.trials[:4])
+        assert not any(t.user_attrs.get("baseline") for t in out.study.trials[4:])
         assert len(out.study.trials) == min(n_trials, len(space))
 
 
@@ -167,7 +168,7 @@ def test_a_failed_measurement_is_a_failed_trial_and_the_study_goes_on():
     cores = 2
     space = search_space(cores, [1, 2])
     measure = Synthetic(cores, space, fail={"m1-f2-s1-loky"})
-    out = run(measure, space, cores, n_trials=20, repeats=3)
+    out = run(measure, space, cores, n_trials=20, repeats=3, prune_ratio=None)
     by_config = {t.params[PARAM]: t for t in out.study.trials}
     bad = by_config["m1-f2-s1-loky"]
     assert bad.state == TrialState.FAIL and bad.user_attrs["reason"] == "crashed: signal SIGSEGV"
@@ -179,7 +180,7 @@ def test_a_failed_measurement_is_a_failed_trial_and_the_study_goes_on():
 def test_pruning_stops_a_clearly_slower_config_after_one_repeat():
     cores = 2
     space = search_space(cores, [1, 2], backends=("loky",))
-    # serial (the first baseline) is fastest: everything else is 1.2x (kept) or 3x (pruned) slower
+    # serial (a baseline) is fastest: everything else is 1.2x (kept) or 3x (pruned) slower
     base = Synthetic(cores, space).wall(ParallelConfig(1, 1, 1, "loky"))
     measure = Synthetic(cores, space)
     measure.wall = lambda c: base * {"m1-f1-s1-loky": 1.0, "m1-f2-s1-loky": 3.0}.get(c.id, 1.2)
@@ -208,8 +209,10 @@ def test_objectives_and_study_names():
 def test_search_space_holds_the_baselines_and_only_feasible_configs():
     space = search_space(4, [1, 2])  # the all-cores model level (4) is not in the levels
     ids = {c.id for c in space}
-    assert {"m1-f1-s1-loky", "m4-f1-s1-loky", "default"} <= ids
+    assert {"m1-f1-s1-loky", "m4-f1-s1-loky", "default", "auto"} <= ids
     assert all(is_feasible(c, 4) for c in space)
+    # the metalearners package has no ``auto``: its baselines stop at its default
+    assert [c.id for c in baseline_configs(4, engine="metalearners")] == ["m1-f1-s1-loky", "m4-f1-s1-loky", "default"]
 
 
 def test_db_lock_refuses_a_second_measuring_process(tmp_path):
@@ -261,7 +264,7 @@ def test_tune_records_into_the_store_beside_the_optuna_tables(tmp_path, monkeypa
     with Store(db) as store:
         run_id = store.start_run({"hostname": "h"}, "tune", None)
         measure = TrialMeasure("core", scenario, 60, store, run_id, host_lock=False)
-        out = run(measure, space, cores, storage=sqlite_url(db), n_trials=20, repeats=2, study_name="tune:core:x")
+        out = run(measure, space, cores, storage=sqlite_url(db), n_trials=20, repeats=2, study_name="tune:core:x", prune_ratio=None)
         store.finish_run(run_id, {"hostname": "h"})
     fits = load_fits(db)
     assert set(fits["run_id"]) == {run_id}
@@ -283,22 +286,22 @@ TINY = "learner=DR,n_rows=2000,n_features=5,n_folds=2,base_model=lightgbm_small"
 
 def test_cli_tune_end_to_end(tmp_path):
     db = tmp_path / "h.db"
-    cmd = [sys.executable, "-m", "harness", "tune", "--scenario", TINY, "--trials", "3", "--repeats", "1",
+    cmd = [sys.executable, "-m", "harness", "tune", "--scenario", TINY, "--trials", "4", "--repeats", "1",
            "--levels", "1,2", "--backends", "loky", "--db", str(db)]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout
-    assert out.count("] trial ") == 3 and "best: " in out and "optuna-dashboard" in out
+    assert out.count("] trial ") == 4 and "best: " in out and "optuna-dashboard" in out
     from harness.store import load_fits, load_runs
 
     fits = load_fits(db)
-    assert len(fits.drop_duplicates("trial_id")) == 3 and (fits["status"] == "ok").all()
+    assert len(fits.drop_duplicates("trial_id")) == 4 and (fits["status"] == "ok").all()
     assert list(load_runs(db)["command"]) == ["tune"]
     (name,) = optuna.get_all_study_names(storage=sqlite_url(db))
     assert name.startswith("tune:core:DR-2k-")
     # baselines first; resuming by name continues the same study
     study = optuna.load_study(study_name=name, storage=sqlite_url(db))
-    assert [t.params[PARAM] for t in study.trials] == ["m1-f1-s1-loky", "m2-f1-s1-loky", "default"]
+    assert [t.params[PARAM] for t in study.trials] == ["auto", "m1-f1-s1-loky", "m2-f1-s1-loky", "default"]
 
 
 
