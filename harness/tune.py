@@ -369,7 +369,8 @@ class TuneOutcome:
     """What one :func:`tune` call did and found.
 
     ``best``: for a single objective the best config (id, median wall); for several,
-    the Pareto front (one entry per config). ``new_trials``: the trials this call ran.
+    the Pareto front (one entry per config). ``new_trials``: the trials this call ran;
+    ``n_trials``: the study's finished trials.
     """
 
     study_name: str
@@ -380,6 +381,7 @@ class TuneOutcome:
     best: list[tuple[str, list[float], int]] = field(default_factory=list)  # (config_id, values, trial number)
     exhausted: bool = False
     study: Any = None
+    waiting: int = 0  # enqueued trials not run yet (the next run of the study starts with them)
 
 
 def _import_optuna() -> Any:
@@ -685,7 +687,8 @@ def _outcome(study: Any, name: str, objectives: tuple[str, ...], new: int, exhau
                 if b.params[PARAM] not in seen:
                     seen.add(b.params[PARAM])
                     best.append((b.params[PARAM], list(b.values), b.number))
-    return TuneOutcome(name, objectives, new, len(trials), counts, best, exhausted, study)
+    waiting = sum(t.state == TrialState.WAITING for t in trials)  # enqueued baselines past the budget
+    return TuneOutcome(name, objectives, new, sum(counts.values()), counts, best, exhausted, study, waiting)
 
 
 def format_outcome(outcome: TuneOutcome) -> str:
@@ -695,6 +698,7 @@ def format_outcome(outcome: TuneOutcome) -> str:
         f"study {outcome.study_name!r}: {outcome.n_trials} trials ({c['complete']} complete, "
         f"{c['pruned']} pruned, {c['fail']} failed; {outcome.new_trials} new)"
         + ("; every config measured" if outcome.exhausted else "")
+        + (f"; {outcome.waiting} enqueued baseline(s) left for the next run" if outcome.waiting else "")
     ]
     if not outcome.best:
         lines.append("no config completed yet")

@@ -61,6 +61,7 @@ def main() -> None:
     args = parser.parse_args()
 
     import optuna
+    from optuna.trial import TrialState
 
     fits = load_fits(args.sweep_db)
     fits = fits[fits["engine"] == args.engine]
@@ -82,7 +83,7 @@ def main() -> None:
             run_tune([scenario], db=db, engine=args.engine, n_trials=budget, repeats=repeats,
                      levels=settings.get("levels"), backends=backends)
             study = optuna.load_study(study_name=default_study_name(args.engine, scenario.id), storage=sqlite_url(db))
-            trials = study.get_trials(deepcopy=False)
+            trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL))
             n_baselines = sum(bool(t.user_attrs.get("baseline")) for t in trials)
             pick = study.best_trial.params[PARAM]
             best = table.iloc[0]["config_id"]

@@ -96,6 +96,19 @@ def test_baselines_run_first_with_either_sampler():
         assert len(out.study.trials) == min(n_trials, len(space))
 
 
+def test_baselines_past_the_budget_wait_for_the_next_run(tmp_path):
+    cores = 8
+    storage = sqlite_url(tmp_path / "h.db")
+    space = search_space(cores)
+    measure = Synthetic(cores, space)
+    first = run(measure, space, cores, storage=storage, n_trials=2)
+    assert measure.calls == ["auto", "m1-f1-s1-loky"]
+    assert first.n_trials == 2 and first.waiting == 2
+    assert "2 enqueued baseline(s) left for the next run" in format_outcome(first)
+    second = run(measure, space, cores, storage=storage, n_trials=2)
+    assert measure.calls[2:] == ["m8-f1-s1-loky", "default"] and second.waiting == 0
+
+
 def test_tpe_never_measures_a_config_twice_and_stays_in_the_space():
     cores = 8
     space = search_space(cores, max_oversubscription=1.0)
