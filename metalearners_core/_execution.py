@@ -69,6 +69,20 @@ ModelKey = tuple[str, int]  # (model_kind, model_ord)
 
 
 @dataclass(frozen=True)
+class FitPredictions:
+    """Predictions a job's models make in the worker right after fitting.
+
+    The second stage needs them; made in the workers, they run in parallel and
+    overlap other fits instead of leaving every core idle between the stages.
+    """
+
+    method: str  # "predict" | "predict_proba"
+    in_sample: bool = False  # each fold model predicts the rows it held out
+    outside_X: Any = None  # data the overall model predicts rows of (not the job's own X)...
+    outside_rows: tuple = ()  # ...these row sets (masks or indices) of it, one by one
+
+
+@dataclass(frozen=True)
 class CrossFitJob:
     """One cross-fit estimator to train: a fit per fold, plus the overall model."""
 
@@ -82,6 +96,7 @@ class CrossFitJob:
     fit_params: dict
     splits: Sequence[tuple[np.ndarray, np.ndarray]]
     fit_overall: bool
+    predictions: FitPredictions | None = None
 
     @property
     def key(self) -> ModelKey:
@@ -128,6 +143,8 @@ class FittedCrossFit:
     estimators: list  # one per fold, in split order
     overall: Any
     records: list[TaskRecord]
+    fold_predictions: list | None = None  # per fold, of its held-out rows (FitPredictions.in_sample)
+    outside_predictions: list | None = None  # the overall model's, per FitPredictions.outside_rows set
 
 
 @dataclass(frozen=True)
@@ -239,6 +256,9 @@ class _Task:
     y: Any
     rows: np.ndarray | None  # training rows; None: all
     fit_params: dict
+    predict_method: str | None = None  # then the model predicts, after its fit,
+    predict_X: Any = None  # these data (None: the task's X, all rows)...
+    predict_rows: tuple = ()  # ...these row sets of them
 
 
 @functools.lru_cache(maxsize=1024)
@@ -251,12 +271,17 @@ def _openmp_threads(pid: int, thread: int, model_n_jobs: int | None) -> int | No
     return None
 
 
-def _run_task(task: _Task) -> tuple[Any, TaskRecord]:
+def _run_task(task: _Task) -> tuple[Any, list | None, TaskRecord]:
     start = time.monotonic()
-    X, y = _unshare(task.X), _unshare(task.y)
+    X_all, y = _unshare(task.X), _unshare(task.y)
+    X = X_all
     if task.rows is not None:
-        X, y = take_rows(X, task.rows), take_rows(y, task.rows)
+        X, y = take_rows(X_all, task.rows), take_rows(y, task.rows)
     model = task.factory(**task.params).fit(X, y, **task.fit_params)
+    predictions = None
+    if task.predict_method is not None:
+        source = X_all if task.predict_X is None else _unshare(task.predict_X)
+        predictions = [getattr(model, task.predict_method)(take_rows(source, rows)) for rows in task.predict_rows]
     end = time.monotonic()
     record = TaskRecord(
         stage=task.stage,
@@ -271,7 +296,7 @@ def _run_task(task: _Task) -> tuple[Any, TaskRecord]:
         model_n_jobs=task.params.get("n_jobs"),
         openmp_threads=_openmp_threads(os.getpid(), threading.get_ident(), task.params.get("n_jobs")),
     )
-    return model, record
+    return model, predictions, record
 
 
 def _slice_fit_params(fit_params: dict, rows: np.ndarray, n_total: int) -> dict:
@@ -319,11 +344,17 @@ def _large_frame(value: Any) -> bool:
 def _tasks(job_index: int, job: CrossFitJob, params: dict, share: Callable[[Any], Any]) -> list[_Task]:
     n_total = n_rows(job.X)
     X, y = share(job.X), share(job.y)
+    wanted = job.predictions
     tasks = []
     for fold in job.folds:
         rows = None if fold is OVERALL_FOLD else job.splits[fold][0]
         fit_params = job.fit_params if rows is None else _slice_fit_params(job.fit_params, rows, n_total)
-        tasks.append(_Task(job_index, job.stage, job.model_kind, job.model_ord, fold, job.estimator_factory, params, X, y, rows, fit_params))
+        predict: dict[str, Any] = {}
+        if wanted is not None and fold is not OVERALL_FOLD and wanted.in_sample:
+            predict = {"predict_method": wanted.method, "predict_rows": (job.splits[fold][1],)}
+        elif wanted is not None and fold is OVERALL_FOLD and wanted.outside_rows:
+            predict = {"predict_method": wanted.method, "predict_X": share(wanted.outside_X), "predict_rows": wanted.outside_rows}
+        tasks.append(_Task(job_index, job.stage, job.model_kind, job.model_ord, fold, job.estimator_factory, params, X, y, rows, fit_params, **predict))
     return tasks
 
 
@@ -371,8 +402,20 @@ def _executor(plan: Plan) -> Iterator[Executor]:
 class _JobState:
     job: CrossFitJob
     models: dict = field(default_factory=dict)
+    predictions: dict = field(default_factory=dict)
     records: list = field(default_factory=list)
     running: int = 0
+
+    def result(self) -> FittedCrossFit:
+        folds = range(len(self.job.splits))
+        wanted = self.job.predictions
+        return FittedCrossFit(
+            estimators=[self.models[i] for i in folds],
+            overall=self.models.get(OVERALL_FOLD),
+            records=sorted(self.records, key=lambda r: r.start),
+            fold_predictions=[self.predictions[i][0] for i in folds] if wanted and wanted.in_sample and folds else None,
+            outside_predictions=self.predictions[OVERALL_FOLD] if wanted and wanted.outside_rows and self.job.fit_overall else None,
+        )
 
 
 def run_fit_graph(
@@ -446,19 +489,15 @@ def _schedule(
             finished, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
             for future in finished:
                 task = in_flight.pop(future)
-                model, record = future.result()  # a failed fit fails the whole fit, here
+                model, predictions, record = future.result()  # a failed fit fails the whole fit, here
                 state = states[task.job_index]
                 state.running -= 1
                 state.models[task.fold] = model
+                state.predictions[task.fold] = predictions
                 state.records.append(record)
                 if len(state.models) == len(state.job.folds):
-                    result = FittedCrossFit(
-                        estimators=[state.models[i] for i in range(len(state.job.splits))],
-                        overall=state.models.get(OVERALL_FOLD),
-                        records=sorted(state.records, key=lambda r: r.start),
-                    )
                     if on_fitted is not None:
-                        on_fitted(state.job, result)
+                        on_fitted(state.job, state.result())
                     done.add(state.job.key)
             release_deferred()
         if pending:
@@ -491,6 +530,7 @@ __all__ = [
     "AUTO",
     "CrossFitJob",
     "Deferred",
+    "FitPredictions",
     "FittedCrossFit",
     "Plan",
     "TaskRecord",

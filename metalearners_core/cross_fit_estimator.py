@@ -180,12 +180,18 @@ class CrossFitEstimator:
                 f"In-sample prediction needs the {expected} training rows, got "
                 f"{n_rows(X)} rows; use is_oos=True for new data."
             )
+        fold_predictions = [
+            getattr(estimator, method)(take_rows(X, rows))
+            for estimator, rows in zip(self._estimators, self._test_indices)
+        ]
+        return self.in_sample_from(fold_predictions, method)
+
+    def in_sample_from(self, fold_predictions: Sequence[np.ndarray], method: str) -> np.ndarray:
+        """In-sample predictions from each fold model's predictions of its held-out rows."""
         n_outputs = self._n_outputs(method)
-        predictions = np.zeros((n_rows(X), n_outputs))
-        for estimator, rows in zip(self._estimators, self._test_indices):
-            predictions[rows] = np.reshape(
-                getattr(estimator, method)(take_rows(X, rows)), (len(rows), n_outputs)
-            )
+        predictions = np.zeros((sum(map(len, self._test_indices)), n_outputs))
+        for fold_prediction, rows in zip(fold_predictions, self._test_indices):
+            predictions[rows] = np.reshape(fold_prediction, (len(rows), n_outputs))
         return predictions[:, 0] if n_outputs == 1 else predictions
 
     def _predict(self, X: Any, is_oos: bool, method: str, oos_method: OosMethod | None) -> np.ndarray:

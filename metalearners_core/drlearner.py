@@ -64,13 +64,18 @@ class DRLearner(_ConditionalAverageOutcomeMetaLearner):
         self, X: Any, y: np.ndarray, w: np.ndarray, fit_params: dict[str, dict], synchronize: bool
     ) -> list[CrossFitJob | None]:
         # The propensity and treatment models share folds; outcome models use their own.
+        # Every nuisance model predicts all rows for the pseudo-outcomes in its workers:
+        # its own rows out of fold, the other variants' rows with the overall model.
         self._cv_split_indices = self._split(X) if synchronize else None
         outcome_jobs = [
-            self._nuisance_job(take_rows(X, w == v), y[w == v], VARIANT_OUTCOME_MODEL, v, fit_params[VARIANT_OUTCOME_MODEL])
+            self._nuisance_job(
+                take_rows(X, w == v), y[w == v], VARIANT_OUTCOME_MODEL, v, fit_params[VARIANT_OUTCOME_MODEL],
+                in_sample=True, outside_X=X, outside_rows=(w != v,),
+            )
             for v in range(self.n_variants)
         ]
         propensity_job = self._nuisance_job(
-            X, w, PROPENSITY_MODEL, 0, fit_params[PROPENSITY_MODEL], self._cv_split_indices
+            X, w, PROPENSITY_MODEL, 0, fit_params[PROPENSITY_MODEL], self._cv_split_indices, in_sample=True
         )
         return [*outcome_jobs, propensity_job]
 
@@ -99,7 +104,11 @@ class DRLearner(_ConditionalAverageOutcomeMetaLearner):
     ) -> tuple[Callable[[int], np.ndarray], Callable[[], np.ndarray]]:
         """Memoised E[Y(k)|X] per variant and Pr[W|X]: predicted at first use, once."""
         outcome = cache(lambda v: self._outcome_scale(self._conditional_outcome(X, v, is_oos, oos_method)))
-        propensity = cache(lambda: self.predict_nuisance(X, PROPENSITY_MODEL, 0, is_oos, oos_method))
+        propensity = cache(
+            lambda: self.predict_nuisance(X, PROPENSITY_MODEL, 0, True, oos_method)
+            if is_oos
+            else self._nuisance_in_sample(X, PROPENSITY_MODEL, 0)
+        )
         return outcome, propensity
 
     def _pseudo_outcome(

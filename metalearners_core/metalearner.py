@@ -9,6 +9,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Sequence
 from copy import deepcopy
+from dataclasses import replace
 from typing import Any, TypedDict
 
 import numpy as np
@@ -16,7 +17,16 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.metrics import get_scorer
 from sklearn.model_selection import KFold
 
-from metalearners_core._execution import CrossFitJob, Deferred, FittedCrossFit, Plan, TaskRecord, run_fit_graph
+from metalearners_core._execution import (
+    CrossFitJob,
+    Deferred,
+    FitPredictions,
+    FittedCrossFit,
+    ModelKey,
+    Plan,
+    TaskRecord,
+    run_fit_graph,
+)
 from metalearners_core._utils import (
     default_metric,
     has_nan,
@@ -272,6 +282,9 @@ class MetaLearner(ABC):
         }
         self.fit_trace_: list[TaskRecord] = []
         self._n_fit_rows: int | None = None
+        # (in-sample, [outside...]) predictions the nuisance models made in the workers
+        # during the current fit; empty outside a fit.
+        self._fit_predictions: dict[ModelKey, tuple[np.ndarray | None, list | None]] = {}
         self._validate_models()
 
     def _new_cross_fit_estimator(self, kind: str, factories: dict, params: dict) -> CrossFitEstimator:
@@ -391,13 +404,41 @@ class MetaLearner(ABC):
         return list(KFold(n_splits=n_folds, shuffle=True, random_state=self.random_state).split(X))
 
     def _nuisance_job(
-        self, X: Any, y: Any, model_kind: str, model_ord: int, fit_params: dict | None, cv: SplitIndices | None = None
+        self, X: Any, y: Any, model_kind: str, model_ord: int, fit_params: dict | None, cv: SplitIndices | None = None,
+        in_sample: bool = False, outside_X: Any = None, outside_rows: Sequence[np.ndarray] = (),
     ) -> CrossFitJob | None:
+        """A nuisance model's job. ``in_sample``: its fold models also predict their held-out
+        rows; ``outside_rows``: its overall model also predicts these rows of ``outside_X``
+        (both in the workers, for the second stage: see :meth:`_nuisance_in_sample`)."""
         if model_kind in self._prefitted_nuisance_models:
             return None
-        return self._nuisance_models[model_kind][model_ord].job(
-            select_columns(X, self.feature_set[model_kind]), y, fit_params, cv, NUISANCE, model_kind, model_ord
+        features = self.feature_set[model_kind]
+        job = self._nuisance_models[model_kind][model_ord].job(
+            select_columns(X, features), y, fit_params, cv, NUISANCE, model_kind, model_ord
         )
+        if not (in_sample or outside_rows):
+            return job
+        method = self.nuisance_model_specifications()[model_kind]["predict_method"](self)
+        outside = select_columns(outside_X, features) if outside_rows else None
+        return replace(job, predictions=FitPredictions(method, in_sample, outside, tuple(outside_rows)))
+
+    def _nuisance_in_sample(self, X: Any, model_kind: str, model_ord: int, rows: np.ndarray | None = None) -> np.ndarray:
+        """In-sample predictions of a nuisance model for ``X`` (``rows`` of it): the ones its
+        fold models made in the workers during this fit, else predicted now."""
+        made = self._fit_predictions.get((model_kind, model_ord), (None, None))[0]
+        if made is not None:
+            return made
+        return self.predict_nuisance(X if rows is None else take_rows(X, rows), model_kind, model_ord, False)
+
+    def _nuisance_outside(
+        self, X: Any, model_kind: str, model_ord: int, rows: np.ndarray, index: int, oos_method: OosMethod = OVERALL
+    ) -> np.ndarray:
+        """Out-of-sample predictions of ``rows`` of ``X``: the ``index``-th set the overall
+        model predicted in the workers during this fit, else predicted now."""
+        made = self._fit_predictions.get((model_kind, model_ord), (None, None))[1]
+        if made is not None and oos_method == OVERALL:
+            return made[index]
+        return self.predict_nuisance(take_rows(X, rows), model_kind, model_ord, True, oos_method)
 
     def _treatment_job(
         self, X: Any, y: Any, model_kind: str, model_ord: int, fit_params: dict | None, cv: SplitIndices | None = None
@@ -425,17 +466,25 @@ class MetaLearner(ABC):
 
         def keep(job: CrossFitJob, result: FittedCrossFit) -> None:
             models = self._nuisance_models if job.stage == NUISANCE else self._treatment_models
-            models[job.model_kind][job.model_ord] = models[job.model_kind][job.model_ord].clone().adopt(job, result)
+            model = models[job.model_kind][job.model_ord].clone().adopt(job, result)
+            models[job.model_kind][job.model_ord] = model
             self.fit_trace_.extend(result.records)
+            if job.predictions is not None:
+                folds = result.fold_predictions
+                in_sample = None if folds is None else model.in_sample_from(folds, job.predictions.method)
+                self._fit_predictions[job.key] = (in_sample, result.outside_predictions)
 
-        self.fit_plan_: Plan = run_fit_graph(
-            [job for job in jobs if job is not None],
-            deferred,
-            n_jobs_cross_fitting,
-            n_jobs_base_learners,
-            on_fitted=keep,
-            fitted=fitted,
-        )
+        try:
+            self.fit_plan_: Plan = run_fit_graph(
+                [job for job in jobs if job is not None],
+                deferred,
+                n_jobs_cross_fitting,
+                n_jobs_base_learners,
+                on_fitted=keep,
+                fitted=fitted,
+            )
+        finally:
+            self._fit_predictions = {}  # valid for this fit's data only
 
     def fit_nuisance(
         self, X: Any, y: Any, model_kind: str, model_ord: int, fit_params: dict | None = None,
@@ -468,6 +517,8 @@ class MetaLearner(ABC):
         jobs = self._nuisance_jobs(
             X, y_np, w_np, self._qualified_fit_params(fit_params)[NUISANCE], synchronize_cross_fitting
         )
+        # No second stage in this call: its predictions would be wasted work.
+        jobs = [None if job is None else replace(job, predictions=None) for job in jobs]
         self._fit_graph(jobs, [], n_jobs_cross_fitting, n_jobs_base_learners)
         return self
 
@@ -645,8 +696,8 @@ class _ConditionalAverageOutcomeMetaLearner(MetaLearner, ABC):
         if is_oos:
             return self.predict_nuisance(X, VARIANT_OUTCOME_MODEL, variant, True, oos_method)
         mask = self._treatment_variants_mask[variant]
-        own = self.predict_nuisance(take_rows(X, mask), VARIANT_OUTCOME_MODEL, variant, False)
-        other = self.predict_nuisance(take_rows(X, ~mask), VARIANT_OUTCOME_MODEL, variant, True, oos_method)
+        own = self._nuisance_in_sample(X, VARIANT_OUTCOME_MODEL, variant, mask)
+        other = self._nuisance_outside(X, VARIANT_OUTCOME_MODEL, variant, ~mask, 0, oos_method)
         combined = np.zeros((n_rows(X), *own.shape[1:]))
         combined[mask], combined[~mask] = own, other
         return combined

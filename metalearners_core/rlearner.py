@@ -69,9 +69,10 @@ class RLearner(MetaLearner):
         self, X: Any, y: np.ndarray, w: np.ndarray, fit_params: dict[str, dict], synchronize: bool
     ) -> list[CrossFitJob | None]:
         cv = self._split(X) if synchronize else None
+        # Both predict their held-out rows in the workers, for the pseudo-outcomes.
         return [
-            self._nuisance_job(X, w, PROPENSITY_MODEL, 0, fit_params[PROPENSITY_MODEL], cv),
-            self._nuisance_job(X, y, OUTCOME_MODEL, 0, fit_params[OUTCOME_MODEL], cv),
+            self._nuisance_job(X, w, PROPENSITY_MODEL, 0, fit_params[PROPENSITY_MODEL], cv, in_sample=True),
+            self._nuisance_job(X, y, OUTCOME_MODEL, 0, fit_params[OUTCOME_MODEL], cv, in_sample=True),
         ]
 
     def _treatment_plan(
@@ -104,10 +105,15 @@ class RLearner(MetaLearner):
         self, X: Any, is_oos: bool, oos_method: OosMethod = OVERALL
     ) -> tuple[np.ndarray, np.ndarray]:
         """(E[Y|X], Pr[W=k|X]) for every row, predicted once and shared by all variants."""
-        y_hat = self.predict_nuisance(X, OUTCOME_MODEL, 0, is_oos, oos_method)
+        def predict(kind: str) -> np.ndarray:
+            if is_oos:
+                return self.predict_nuisance(X, kind, 0, True, oos_method)
+            return self._nuisance_in_sample(X, kind, 0)
+
+        y_hat = predict(OUTCOME_MODEL)
         if self.is_classification:
             y_hat = y_hat[:, 1]
-        return y_hat, self.predict_nuisance(X, PROPENSITY_MODEL, 0, is_oos, oos_method)
+        return y_hat, predict(PROPENSITY_MODEL)
 
     def _pseudo_outcome_and_weights(
         self,

@@ -59,10 +59,13 @@ class XLearner(_ConditionalAverageOutcomeMetaLearner):
     ) -> list[CrossFitJob | None]:
         # Each variant's outcome and effect models share that variant's folds.
         self._cvs = [self._split(take_rows(X, w == v)) if synchronize else None for v in range(self.n_variants)]
+        # For the imputed effects, in the workers: the control model's overall model
+        # predicts each variant's rows, every other variant's the control rows.
+        outside = [tuple(w == v for v in range(1, self.n_variants)), *[(w == 0,)] * (self.n_variants - 1)]
         outcome_jobs = [
             self._nuisance_job(
                 take_rows(X, w == v), y[w == v], VARIANT_OUTCOME_MODEL, v,
-                fit_params[VARIANT_OUTCOME_MODEL], self._cvs[v],
+                fit_params[VARIANT_OUTCOME_MODEL], self._cvs[v], outside_X=X, outside_rows=outside[v],
             )
             for v in range(self.n_variants)
         ]
@@ -100,10 +103,10 @@ class XLearner(_ConditionalAverageOutcomeMetaLearner):
         """
         treated, control = w == variant, w == 0
         control_outcome_of_treated = self._outcome_scale(
-            self.predict_nuisance(take_rows(X, treated), VARIANT_OUTCOME_MODEL, 0, True, oos_method)
+            self._nuisance_outside(X, VARIANT_OUTCOME_MODEL, 0, treated, variant - 1, oos_method)
         )
         treated_outcome_of_controls = self._outcome_scale(
-            self.predict_nuisance(take_rows(X, control), VARIANT_OUTCOME_MODEL, variant, True, oos_method)
+            self._nuisance_outside(X, VARIANT_OUTCOME_MODEL, variant, control, 0, oos_method)
         )
         return treated_outcome_of_controls - y[control], y[treated] - control_outcome_of_treated
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import itertools
 import os
+import threading
 
 import joblib
 import numpy as np
 import pytest
+from sklearn.linear_model import LinearRegression, LogisticRegression
 
 from metalearners_core import metalearner_factory
 
@@ -122,3 +124,38 @@ def test_stage_level_caps_models_in_flight(data_cache):
         running[r.model_ord] = running.get(r.model_ord, 0) + delta
         assert all(v <= 1 for v in running.values())
         assert sum(1 for v in running.values() if v > 0) <= 2
+
+
+_PREDICTING_THREADS: list[int] = []
+
+
+class _RecordingRegressor(LinearRegression):
+    def predict(self, X):
+        _PREDICTING_THREADS.append(threading.get_ident())
+        return super().predict(X)
+
+
+class _RecordingClassifier(LogisticRegression):
+    def predict_proba(self, X):
+        _PREDICTING_THREADS.append(threading.get_ident())
+        return super().predict_proba(X)
+
+
+@pytest.mark.parametrize("learner", ["X", "R", "DR"])
+def test_second_stage_inputs_are_predicted_in_the_workers(data_cache, learner):
+    # The pseudo-outcomes' nuisance predictions are made right after each fit, in the
+    # worker: none in the calling thread, where they would leave every core idle.
+    data = data_cache(n=600, n_variants=3)
+    kwargs = learner_kwargs(learner, False, 3) | {"nuisance_model_factory": _RecordingRegressor}
+    if learner != "X":
+        kwargs |= {"propensity_model_factory": _RecordingClassifier}
+    model = metalearner_factory(learner)(**kwargs)
+    _PREDICTING_THREADS.clear()
+    with joblib.parallel_config(backend="threading"):
+        model.fit(data.X, data.y, data.w, n_jobs_cross_fitting=2)
+    assert _PREDICTING_THREADS and threading.get_ident() not in _PREDICTING_THREADS
+    # Nothing of this survives the fit: later in-sample predictions are computed afresh.
+    assert model._fit_predictions == {}
+    _PREDICTING_THREADS.clear()
+    model.fit_all_nuisance(data.X, data.y, data.w, n_jobs_cross_fitting=2)
+    assert _PREDICTING_THREADS == []  # without a second stage, nothing is predicted
