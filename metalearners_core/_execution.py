@@ -149,16 +149,19 @@ class FittedCrossFit:
 
 @dataclass(frozen=True)
 class Plan:
-    """How one fit uses the machine: workers per level, threads per fit, backend."""
+    """How one fit uses the machine: the pool, its caps per level, threads per fit, backend.
+
+    ``workers`` is the pool's size; ``fold_workers`` caps the fits of one model in
+    flight and ``stage_workers`` the models in flight. Explicit levels make a pool of
+    their product; ``"auto"`` caps only the pool, so that a worker never waits for
+    another model's last fold.
+    """
 
     fold_workers: int
     stage_workers: int
     model_threads: int
     backend: str  # "processes" | "threads" | "sequential"
-
-    @property
-    def workers(self) -> int:
-        return self.fold_workers * self.stage_workers
+    workers: int
 
 
 # -- planning -------------------------------------------------------------------------
@@ -196,17 +199,17 @@ def plan_execution(
     if AUTO in (n_jobs_cross_fitting, n_jobs_base_learners):
         first_stage_tasks = sum(len(job.folds) for job in jobs) or max_folds
         workers = max(1, min(cores, first_stage_tasks))
-        fold_workers = min(max_folds, workers)
-        stage_workers = max(1, workers // fold_workers)
+        fold_workers, stage_workers = min(max_folds, workers), min(n_models, workers)
         factories = [job.estimator_factory for job in jobs]
         if not explicit:
             kind = "threads" if all(map(releases_gil, factories)) else "processes"
     else:
         fold_workers = _resolve(n_jobs_cross_fitting, max_folds)
         stage_workers = _resolve(n_jobs_base_learners, n_models)
-    if fold_workers * stage_workers == 1:
+        workers = fold_workers * stage_workers
+    if workers == 1:
         kind = "sequential"
-    return Plan(fold_workers, stage_workers, max(1, cores // (fold_workers * stage_workers)), kind)
+    return Plan(fold_workers, stage_workers, max(1, cores // workers), kind, workers)
 
 
 def with_explicit_threads(factory: Any, params: dict, n_threads: int) -> dict:

@@ -92,12 +92,27 @@ def test_auto_splits_the_cores_from_the_task_graph(data_cache):
     model = metalearner_factory("T")(**learner_kwargs("T", False, 3, base="lightgbm", n_folds=3))
     model.fit(data.X, data.y, data.w, n_jobs_cross_fitting="auto")
     plan = model.fit_plan_
-    # 3 outcome models x (3 folds + overall) = 12 first-stage fits: a worker per core.
+    # 3 outcome models x (3 folds + overall) = 12 first-stage fits: a worker per core,
+    # and no cap per level below the pool's size.
     assert plan.workers == min(cores, 12) and plan.fold_workers == min(4, plan.workers)
+    assert plan.stage_workers == min(3, plan.workers)
     assert plan.model_threads == max(1, cores // plan.workers)
     assert {r.model_n_jobs for r in model.fit_trace_} == {plan.model_threads}
     # LightGBM releases the GIL: threads, no copies (unless serial on one core).
     assert plan.backend == ("threads" if plan.workers > 1 else "sequential")
+
+
+@pytest.mark.skipif(joblib.cpu_count() < 2, reason="a pool of one worker runs one model at a time")
+def test_auto_lets_a_free_worker_start_another_model(data_cache):
+    # Largest fits first: the two overall models start together on two workers. A
+    # pool split as 2 fold workers x 1 stage worker would start the first model's
+    # fold instead, and at each model's last fold a worker would wait idle.
+    data = data_cache(n=2000, n_variants=2)
+    model = metalearner_factory("T")(**learner_kwargs("T", False, 2, base="lightgbm"))
+    model.fit(data.X, data.y, data.w, n_jobs_cross_fitting="auto", n_jobs_base_learners="auto")
+    first, second = sorted(model.fit_trace_, key=lambda r: r.start)[:2]
+    assert (first.fold, second.fold) == (None, None)
+    assert {first.model_ord, second.model_ord} == {0, 1}
 
 
 def test_auto_keeps_an_explicit_backend_and_uses_processes_for_gil_holding_models(data_cache):
