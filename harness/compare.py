@@ -5,6 +5,11 @@ config (best vs best) and of each engine's library default (default vs default),
 each with a bootstrap interval from the raw warm samples, the CPU ratio, the CATE
 RMSE of both and the config each engine wins with. Ratios are metalearners / core:
 above 1 means metalearners_core is faster.
+
+Where the core engine's serial task traces are stored, the ceiling says how far a
+better schedule could go on these cores: metalearners' best wall over the ideal bound
+max(work / cores, span) of the same base-model fits. Both libraries fit the same
+models, so no split and no scheduler can beat it (it even leaves out the serial glue).
 """
 
 from __future__ import annotations
@@ -26,11 +31,12 @@ def _samples(warm: pd.DataFrame, engine: str, scenario_id: str, config_id: str, 
     return rows[column].to_numpy(dtype=float)
 
 
-def compare(fits: pd.DataFrame) -> pd.DataFrame:
-    """One row per scenario measured by both engines (on one core count)."""
+def compare(fits: pd.DataFrame, tasks: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per scenario measured by both engines (on one core count); with the
+    task traces, also the ceiling of the best-vs-best ratio on these cores."""
     warm = warm_fits(fits)
     by_key: dict[tuple[str, int], dict[str, ScenarioAnalysis]] = {}
-    for a in analyse(fits):
+    for a in analyse(fits, tasks):
         by_key.setdefault((a.scenario_id, a.cores), {})[a.engine] = a
     rows = []
     for (scenario_id, cores), engines in sorted(by_key.items()):
@@ -57,6 +63,9 @@ def compare(fits: pd.DataFrame) -> pd.DataFrame:
             "core_best_wall": cand.fastest["wall_median"],
             "metalearners_best_wall": ref.fastest["wall_median"],
             "cpu_ratio": ref.fastest["cpu_median"] / cand.fastest["cpu_median"],
+            "ceiling": (
+                ref.fastest["wall_median"] / cand.bound.bound_s if cand.bound is not None else np.nan
+            ),
             "core_rmse": cand.fastest["cate_rmse"],
             "metalearners_rmse": ref.fastest["cate_rmse"],
         }
@@ -70,9 +79,10 @@ def geometric_mean(values: pd.Series) -> float:
 
 
 def render_compare(db_path: str | Path, fmt: Literal["text", "md"] = "text") -> str:
-    from harness.store import load_fits
+    from harness.report import load
 
-    table = compare(load_fits(db_path))
+    fits, tasks, _ = load(db_path)
+    table = compare(fits, tasks)
     if table.empty:
         return (
             "No scenario was measured with both engines. Run e.g. "
@@ -84,6 +94,7 @@ def render_compare(db_path: str | Path, fmt: Literal["text", "md"] = "text") -> 
             "scenario": r["scenario_id"],
             "best vs best": interval(r, "best"),
             "default vs default": interval(r, "default"),
+            "ceiling": "" if np.isnan(r["ceiling"]) else f"{r['ceiling']:.2f}",
             "CPU ratio": f"{r['cpu_ratio']:.2f}",
             "RMSE core": f"{r['core_rmse']:.4f}",
             "RMSE metalearners": f"{r['metalearners_rmse']:.4f}",
@@ -104,7 +115,19 @@ def render_compare(db_path: str | Path, fmt: Literal["text", "md"] = "text") -> 
         f"default vs default: {geometric_mean(table['default_ratio']):.2f} "
         f"over {len(table)} scenario(s).",
     ]
+    if table["ceiling"].notna().any():
+        lines += [
+            "",
+            f"Ceiling: metalearners' best wall / the ideal bound max(work/cores, span) of the same "
+            f"base-model fits on {_cores_text(table)}: the best-vs-best ratio no schedule can beat here. "
+            f"Geometric mean of the ceilings: {geometric_mean(table['ceiling']):.2f}.",
+        ]
     return "\n".join(lines)
+
+
+def _cores_text(table: pd.DataFrame) -> str:
+    cores = sorted(set(int(c) for c in table["cores"]))
+    return " / ".join(map(str, cores)) + (" core" if cores == [1] else " cores")
 
 
 def plot_compare(db_path: str | Path, out: Path) -> Path | None:
@@ -115,9 +138,10 @@ def plot_compare(db_path: str | Path, out: Path) -> Path | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from harness.store import load_fits
+    from harness.report import load
 
-    table = compare(load_fits(db_path))
+    fits, tasks, _ = load(db_path)
+    table = compare(fits, tasks)
     if table.empty:
         return None
     y = np.arange(len(table))
@@ -127,6 +151,9 @@ def plot_compare(db_path: str | Path, out: Path) -> Path | None:
         err = np.vstack([ratio - table[f"{key}_low"], table[f"{key}_high"] - ratio])
         ax.errorbar(ratio, y + offset, xerr=err, fmt="o", color=color, capsize=3,
                     label=f"{key} vs {key}")
+    if table["ceiling"].notna().any():
+        ax.scatter(table["ceiling"], y - 0.15, marker="|", s=200, color="tab:blue", alpha=0.5,
+                   label="ceiling of best vs best (ideal bound)")
     ax.axvline(1.0, color="black", lw=1)
     ax.set_xscale("log")  # 2x faster and 2x slower sit equally far from 1
     ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))

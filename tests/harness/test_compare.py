@@ -8,7 +8,7 @@ import pytest
 
 from harness.compare import compare, geometric_mean
 
-from .test_report import FAST, SERIAL, fit_rows
+from .test_report import FAST, SERIAL, fit_rows, task_rows
 
 
 def _fits() -> pd.DataFrame:
@@ -29,6 +29,17 @@ def test_best_vs_best_ratio_and_winners():
     assert row["cpu_ratio"] == pytest.approx(6.0 / 4.0)
     assert row["core_rmse"] == row["metalearners_rmse"] == 0.5
     assert np.isnan(row["default_ratio"])  # no default config measured
+
+
+def test_ceiling_is_metalearners_best_over_the_ideal_bound_of_the_core_serial_trace():
+    fits = _fits()
+    serial_trials = fits[(fits["engine"] == "core") & (fits["config_id"] == SERIAL.id)]["trial_id"].unique()
+    # work 8 s on 2 cores, span 3 + 1.5 = 4.5 s: the bound is 4.5 s
+    tasks = pd.DataFrame([r for t in serial_trials for r in task_rows(t)])
+    (row,) = compare(fits, tasks).to_dict("records")
+    assert row["ceiling"] == pytest.approx(6.0 / 4.5)
+    (without,) = compare(fits).to_dict("records")
+    assert np.isnan(without["ceiling"])
 
 
 def test_scenarios_of_one_engine_are_left_out():
