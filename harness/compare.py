@@ -73,16 +73,20 @@ def compare(fits: pd.DataFrame, tasks: pd.DataFrame | None = None) -> pd.DataFra
     return pd.DataFrame(rows)
 
 
+def _compare_store(db_path: str | Path) -> pd.DataFrame:
+    from harness.report import load
+
+    fits, tasks, _ = load(db_path)
+    return compare(fits, tasks)
+
+
 def geometric_mean(values: pd.Series) -> float:
     values = values.dropna()
     return float(np.exp(np.log(values).mean())) if len(values) else np.nan
 
 
 def render_compare(db_path: str | Path, fmt: Literal["text", "md"] = "text") -> str:
-    from harness.report import load
-
-    fits, tasks, _ = load(db_path)
-    table = compare(fits, tasks)
+    table = _compare_store(db_path)
     if table.empty:
         return (
             "No scenario was measured with both engines. Run e.g. "
@@ -138,10 +142,7 @@ def plot_compare(db_path: str | Path, out: Path) -> Path | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from harness.report import load
-
-    fits, tasks, _ = load(db_path)
-    table = compare(fits, tasks)
+    table = _compare_store(db_path)
     if table.empty:
         return None
     y = np.arange(len(table))

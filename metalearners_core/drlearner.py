@@ -104,11 +104,7 @@ class DRLearner(_ConditionalAverageOutcomeMetaLearner):
     ) -> tuple[Callable[[int], np.ndarray], Callable[[], np.ndarray]]:
         """Memoised E[Y(k)|X] per variant and Pr[W|X]: predicted at first use, once."""
         outcome = cache(lambda v: self._outcome_scale(self._conditional_outcome(X, v, is_oos, oos_method)))
-        propensity = cache(
-            lambda: self.predict_nuisance(X, PROPENSITY_MODEL, 0, True, oos_method)
-            if is_oos
-            else self._nuisance_in_sample(X, PROPENSITY_MODEL, 0)
-        )
+        propensity = cache(lambda: self._nuisance_of_all_rows(X, PROPENSITY_MODEL, 0, is_oos, oos_method))
         return outcome, propensity
 
     def _pseudo_outcome(

@@ -430,6 +430,15 @@ class MetaLearner(ABC):
             return made
         return self.predict_nuisance(X if rows is None else take_rows(X, rows), model_kind, model_ord, False)
 
+    def _nuisance_of_all_rows(
+        self, X: Any, model_kind: str, model_ord: int, is_oos: bool, oos_method: OosMethod = OVERALL
+    ) -> np.ndarray:
+        """A nuisance model's predictions of every row of ``X``: out of sample, or in sample
+        (made in the workers during this fit where it can)."""
+        if is_oos:
+            return self.predict_nuisance(X, model_kind, model_ord, True, oos_method)
+        return self._nuisance_in_sample(X, model_kind, model_ord)
+
     def _nuisance_outside(
         self, X: Any, model_kind: str, model_ord: int, rows: np.ndarray, index: int, oos_method: OosMethod = OVERALL
     ) -> np.ndarray:

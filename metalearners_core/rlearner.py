@@ -105,15 +105,10 @@ class RLearner(MetaLearner):
         self, X: Any, is_oos: bool, oos_method: OosMethod = OVERALL
     ) -> tuple[np.ndarray, np.ndarray]:
         """(E[Y|X], Pr[W=k|X]) for every row, predicted once and shared by all variants."""
-        def predict(kind: str) -> np.ndarray:
-            if is_oos:
-                return self.predict_nuisance(X, kind, 0, True, oos_method)
-            return self._nuisance_in_sample(X, kind, 0)
-
-        y_hat = predict(OUTCOME_MODEL)
+        y_hat = self._nuisance_of_all_rows(X, OUTCOME_MODEL, 0, is_oos, oos_method)
         if self.is_classification:
             y_hat = y_hat[:, 1]
-        return y_hat, predict(PROPENSITY_MODEL)
+        return y_hat, self._nuisance_of_all_rows(X, PROPENSITY_MODEL, 0, is_oos, oos_method)
 
     def _pseudo_outcome_and_weights(
         self,
