@@ -55,10 +55,16 @@ def _write_descendants(pid_file: str | None) -> None:
         Path(pid_file).write_text(json.dumps([[p.pid, p.create_time()] for p in procs]))
 
 
-def _start_loky_pool(n_workers: int) -> None:
+def _in_loky_pool(n_workers: int, fn: Any, calls: list[tuple]) -> list[Any]:
+    """``fn(*args)`` for each of ``calls`` in joblib's reusable loky pool of
+    ``n_workers`` processes (left running after, like the real learners' pools)."""
     from joblib import Parallel, delayed
 
-    Parallel(n_jobs=n_workers, backend="loky")(delayed(os.getpid)() for _ in range(2 * n_workers))
+    return Parallel(n_jobs=n_workers, backend="loky")(delayed(fn)(*args) for args in calls)
+
+
+def _start_loky_pool(n_workers: int) -> None:
+    _in_loky_pool(n_workers, os.getpid, [()] * (2 * n_workers))
 
 
 class BurnThreads:
@@ -106,12 +112,8 @@ class BurnProcesses:
         import joblib  # noqa: F401  (import cost is not the fit's)
 
     def run_once(self) -> None:
-        from joblib import Parallel, delayed
-
         per_task = self.cpu_s / self.n_tasks
-        self._out = Parallel(n_jobs=self.n_workers, backend="loky")(
-            delayed(_burn_task)(per_task) for _ in range(self.n_tasks)
-        )
+        self._out = _in_loky_pool(self.n_workers, _burn_task, [(per_task,)] * self.n_tasks)
 
     def result_extras(self) -> dict[str, Any]:
         return {
@@ -184,11 +186,7 @@ class SharedMap:
         _start_loky_pool(self.n_workers)
 
     def run_once(self) -> None:
-        from joblib import Parallel, delayed
-
-        Parallel(n_jobs=self.n_workers, backend="loky")(
-            delayed(_touch_and_hold)(self._block, self.hold_s) for _ in range(self.n_workers)
-        )
+        _in_loky_pool(self.n_workers, _touch_and_hold, [(self._block, self.hold_s)] * self.n_workers)
 
     def close(self) -> None:
         self._block = None
@@ -229,11 +227,9 @@ class Crash:
 
     def run_once(self) -> None:
         if self.mode.startswith("worker_"):
-            from joblib import Parallel, delayed
-
             mode = self.mode.removeprefix("worker_")
             # n_jobs >= 2: with 1, joblib would run the task in this very process.
-            Parallel(n_jobs=max(2, self.n_workers), backend="loky")(delayed(_die)(mode) for _ in range(2))
+            _in_loky_pool(max(2, self.n_workers), _die, [(mode,)] * 2)
         _die(self.mode, self.code)
 
 
