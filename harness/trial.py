@@ -42,7 +42,7 @@ __all__ = ["FitSample", "TrialResult", "TrialSpec", "run_trial", "TAG_ENV"]
 
 TAG_ENV = "HARNESS_TRIAL_TAG"  # set in the child's environment; descendants inherit it
 _STDERR_TAIL = 16_384  # bytes of the child's stderr kept in the result
-_EXIT_GRACE_S = 3.0  # how long a finished trial's stragglers may take to exit
+_EXIT_GRACE_S = 3.0  # how long the stragglers of a trial whose child exited may take to exit
 
 
 @dataclass(frozen=True)
@@ -233,10 +233,10 @@ def run_trial(spec: TrialSpec) -> TrialResult:
     trial_cpu_s = rusage.ru_utime + rusage.ru_stime
 
     fits, report = _parse_messages(out.text(timeout=2.0))
-    finished = not timed_out and report is not None and report.get("status") == "ok"
-    leftovers = _end_trial_processes(
-        proc.pid, sampler.seen, tag, grace_s=_EXIT_GRACE_S if finished else 0.0
-    )
+    # A hung trial's processes are killed at once. Where the child exited, finished or
+    # crashed, its stragglers get a grace: a resource tracker that loky restarted while
+    # a broken pool was torn down exits by itself once it sees the child gone.
+    leftovers = _end_trial_processes(proc.pid, sampler.seen, tag, grace_s=0.0 if timed_out else _EXIT_GRACE_S)
     wall_s = time.perf_counter() - started
     stderr_tail = err.text(timeout=1.0)
 
