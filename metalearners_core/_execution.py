@@ -23,6 +23,10 @@ workers as the first stage has fits (up to the cores), the remaining cores as
 threads inside each fit, and threads instead of processes when every base model
 releases the GIL (unless ``joblib.parallel_config(backend=...)`` chose a backend).
 
+In-process pools (threads, serial) let LightGBM models on the same rows share
+binned data (:mod:`metalearners_core._lightgbm_bins`); the scheduler drops what no
+later fit can use.
+
 The backend is joblib's: ``joblib.parallel_config(backend="loky")`` (processes,
 joblib's reusable loky executor; large arrays are memory-mapped, not copied per
 task), ``"threading"`` (threads) or ``"sequential"``. All parallel execution of the
@@ -32,6 +36,7 @@ package lives here.
 from __future__ import annotations
 
 import functools
+import hashlib
 import heapq
 import inspect
 import itertools
@@ -54,6 +59,7 @@ from joblib.executor import get_memmapping_executor
 from joblib.parallel import default_parallel_config, get_active_backend
 from threadpoolctl import threadpool_info
 
+from metalearners_core._lightgbm_bins import BinsOfFit, binned_once
 from metalearners_core._utils import n_rows, take_rows
 
 AUTO = "auto"
@@ -115,6 +121,7 @@ class Deferred:
     needs: frozenset[ModelKey]
     n_jobs: int  # how many jobs ``build`` returns (to size the pool up front)
     build: Callable[[], list[CrossFitJob]]
+    data: tuple = ()  # the matrices the jobs will train on: LightGBM bins on them are kept
 
 
 @dataclass(frozen=True)
@@ -132,6 +139,7 @@ class TaskRecord:
     thread: int
     model_n_jobs: int | None  # the thread count given to the base model
     openmp_threads: int | None  # what threadpoolctl saw in the worker after the fit
+    bins: str | None = None  # LightGBM's binned data: "built" or "copied" (see _lightgbm_bins)
 
     @property
     def duration(self) -> float:
@@ -259,6 +267,7 @@ class _Task:
     y: Any
     rows: np.ndarray | None  # training rows; None: all
     fit_params: dict
+    rows_key: tuple  # the same for every task of this fit that trains on the same data
     predict_method: str | None = None  # then the model predicts, after its fit,
     predict_X: Any = None  # these data (None: the task's X, all rows)...
     predict_rows: tuple = ()  # ...these row sets of them
@@ -274,13 +283,14 @@ def _openmp_threads(pid: int, thread: int, model_n_jobs: int | None) -> int | No
     return None
 
 
-def _run_task(task: _Task) -> tuple[Any, list | None, TaskRecord]:
+def _run_task(task: _Task, bins: BinsOfFit | None) -> tuple[Any, list | None, TaskRecord]:
     start = time.monotonic()
     X_all, y = _unshare(task.X), _unshare(task.y)
     X = X_all
     if task.rows is not None:
         X, y = take_rows(X_all, task.rows), take_rows(y, task.rows)
-    model = task.factory(**task.params).fit(X, y, **task.fit_params)
+    with binned_once(bins, task.rows_key, task.factory) as binning:
+        model = task.factory(**task.params).fit(X, y, **task.fit_params)
     predictions = None
     if task.predict_method is not None:
         source = X_all if task.predict_X is None else _unshare(task.predict_X)
@@ -298,8 +308,14 @@ def _run_task(task: _Task) -> tuple[Any, list | None, TaskRecord]:
         thread=threading.get_ident(),
         model_n_jobs=task.params.get("n_jobs"),
         openmp_threads=_openmp_threads(os.getpid(), threading.get_ident(), task.params.get("n_jobs")),
+        bins=binning.how,
     )
     return model, predictions, record
+
+
+def _digest(rows: np.ndarray) -> tuple[str, bytes]:
+    rows = np.ascontiguousarray(rows)
+    return rows.dtype.str, hashlib.blake2b(rows.tobytes(), digest_size=16).digest()
 
 
 def _slice_fit_params(fit_params: dict, rows: np.ndarray, n_total: int) -> dict:
@@ -347,6 +363,9 @@ def _large_frame(value: Any) -> bool:
 def _tasks(job_index: int, job: CrossFitJob, params: dict, share: Callable[[Any], Any]) -> list[_Task]:
     n_total = n_rows(job.X)
     X, y = share(job.X), share(job.y)
+    # Tasks of one fit that train on the same matrix object (kept alive by the fit, so
+    # its id is unique) and the same rows train on the same data.
+    data_key = id(job.X)
     wanted = job.predictions
     tasks = []
     for fold in job.folds:
@@ -357,7 +376,8 @@ def _tasks(job_index: int, job: CrossFitJob, params: dict, share: Callable[[Any]
             predict = {"predict_method": wanted.method, "predict_rows": (job.splits[fold][1],)}
         elif wanted is not None and fold is OVERALL_FOLD and wanted.outside_rows:
             predict = {"predict_method": wanted.method, "predict_X": share(wanted.outside_X), "predict_rows": wanted.outside_rows}
-        tasks.append(_Task(job_index, job.stage, job.model_kind, job.model_ord, fold, job.estimator_factory, params, X, y, rows, fit_params, **predict))
+        rows_key = (data_key, None if rows is None else _digest(rows))
+        tasks.append(_Task(job_index, job.stage, job.model_kind, job.model_ord, fold, job.estimator_factory, params, X, y, rows, fit_params, rows_key, **predict))
     return tasks
 
 
@@ -437,8 +457,9 @@ def run_fit_graph(
     """
     jobs, pending = list(jobs), list(deferred)
     plan = plan_execution(jobs, pending, n_jobs_cross_fitting, n_jobs_base_learners)
-    with _executor(plan) as executor, _SharedFolder(enabled=plan.backend == "processes") as shared:
-        _schedule(executor, plan, jobs, pending, on_fitted, set(fitted), shared.share)
+    in_process = plan.backend != "processes"  # worker processes would each get a copy
+    with _executor(plan) as executor, _SharedFolder(enabled=not in_process) as shared:
+        _schedule(executor, plan, jobs, pending, on_fitted, set(fitted), shared.share, BinsOfFit() if in_process else None)
     return plan
 
 
@@ -450,6 +471,7 @@ def _schedule(
     on_fitted: Callable[[CrossFitJob, FittedCrossFit], None] | None,
     done: set[ModelKey],
     share: Callable[[Any], Any],
+    bins: BinsOfFit | None,
 ) -> None:
     states: list[_JobState] = []
     ready: list[tuple[float, int, _Task]] = []  # heap: largest fit first, then submission order
@@ -480,7 +502,7 @@ def _schedule(
                 continue
             active += not state.running
             state.running += 1
-            in_flight[executor.submit(_run_task, entry[2])] = entry[2]
+            in_flight[executor.submit(_run_task, entry[2], bins)] = entry[2]
         for entry in held:
             heapq.heappush(ready, entry)
 
@@ -503,6 +525,10 @@ def _schedule(
                         on_fitted(state.job, state.result())
                     done.add(state.job.key)
             release_deferred()
+            if bins is not None:  # free binned data no later fit can use
+                upcoming = {t.rows_key for t in in_flight.values()} | {entry[2].rows_key for entry in ready}
+                later_data = {id(x) for d in pending for x in d.data}
+                bins.keep_only(lambda rows_key: rows_key in upcoming or rows_key[0] in later_data)
         if pending:
             needs = sorted(set().union(*(d.needs for d in pending)) - done)
             raise RuntimeError(f"Deferred models wait for models that are never fitted: {needs}")

@@ -95,6 +95,7 @@ class DRLearner(_ConditionalAverageOutcomeMetaLearner):
                 frozenset({(VARIANT_OUTCOME_MODEL, 0), (VARIANT_OUTCOME_MODEL, v), (PROPENSITY_MODEL, 0)}),
                 1,
                 partial(build, v),
+                data=(X,),
             )
             for v in range(1, self.n_variants)
         ]

@@ -285,6 +285,8 @@ class MetaLearner(ABC):
         # (in-sample, [outside...]) predictions the nuisance models made in the workers
         # during the current fit; empty outside a fit.
         self._fit_predictions: dict[ModelKey, tuple[np.ndarray | None, list | None]] = {}
+        # Each variant's rows of X, taken once per fit (see _rows_of_variant); empty outside a fit.
+        self._fit_rows: dict[tuple[int, int], tuple[Any, Any]] = {}
         self._validate_models()
 
     def _new_cross_fit_estimator(self, kind: str, factories: dict, params: dict) -> CrossFitEstimator:
@@ -493,7 +495,15 @@ class MetaLearner(ABC):
                 fitted=fitted,
             )
         finally:
-            self._fit_predictions = {}  # valid for this fit's data only
+            self._fit_predictions, self._fit_rows = {}, {}  # valid for this fit's data only
+
+    def _rows_of_variant(self, X: Any, w: np.ndarray, variant: int) -> Any:
+        """X's rows of ``variant``, one array per fit: models trained on the same array
+        and folds share LightGBM's binned data (see ``_lightgbm_bins``)."""
+        key = (id(X), variant)
+        if key not in self._fit_rows:  # X is kept, so that its id stays unique
+            self._fit_rows[key] = (X, take_rows(X, w == variant))
+        return self._fit_rows[key][1]
 
     def fit_nuisance(
         self, X: Any, y: Any, model_kind: str, model_ord: int, fit_params: dict | None = None,
@@ -535,7 +545,7 @@ class MetaLearner(ABC):
         y_np, w_np = self._validate_fit_inputs(X, y, w)
         self._n_fit_rows = n_rows(X)
         self._treatment_variants_mask = [w_np == v for v in range(self.n_variants)]
-        self.fit_trace_ = []
+        self.fit_trace_, self._fit_rows = [], {}
         return y_np, w_np
 
     def fit_all_treatment(
@@ -554,6 +564,7 @@ class MetaLearner(ABC):
         if self._n_fit_rows is None:
             raise ValueError("Fit the nuisance models (fit_all_nuisance) before the treatment models.")
         y_np, w_np = self._validate_fit_inputs(X, y, w)
+        self._fit_rows = {}
         plan = self._treatment_plan(X, y_np, w_np, self._qualified_fit_params(fit_params)[TREATMENT])
         self._fit_graph([], plan, n_jobs_cross_fitting, n_jobs_base_learners, fitted_stage=True)
         return self

@@ -58,13 +58,14 @@ class XLearner(_ConditionalAverageOutcomeMetaLearner):
         self, X: Any, y: np.ndarray, w: np.ndarray, fit_params: dict[str, dict], synchronize: bool
     ) -> list[CrossFitJob | None]:
         # Each variant's outcome and effect models share that variant's folds.
-        self._cvs = [self._split(take_rows(X, w == v)) if synchronize else None for v in range(self.n_variants)]
+        variant_X = [self._rows_of_variant(X, w, v) for v in range(self.n_variants)]
+        self._cvs = [self._split(variant_X[v]) if synchronize else None for v in range(self.n_variants)]
         # For the imputed effects, in the workers: the control model's overall model
         # predicts each variant's rows, every other variant's the control rows.
         outside = [tuple(w == v for v in range(1, self.n_variants)), *[(w == 0,)] * (self.n_variants - 1)]
         outcome_jobs = [
             self._nuisance_job(
-                take_rows(X, w == v), y[w == v], VARIANT_OUTCOME_MODEL, v,
+                variant_X[v], y[w == v], VARIANT_OUTCOME_MODEL, v,
                 fit_params[VARIANT_OUTCOME_MODEL], self._cvs[v], outside_X=X, outside_rows=outside[v],
             )
             for v in range(self.n_variants)
@@ -79,17 +80,20 @@ class XLearner(_ConditionalAverageOutcomeMetaLearner):
             imputed_control, imputed_treatment = self._imputed_effects(X, y, w, v)
             return [
                 self._treatment_job(
-                    take_rows(X, w == v), imputed_treatment, TREATMENT_EFFECT_MODEL, v - 1,
+                    self._rows_of_variant(X, w, v), imputed_treatment, TREATMENT_EFFECT_MODEL, v - 1,
                     fit_params[TREATMENT_EFFECT_MODEL], self._cvs[v],
                 ),
                 self._treatment_job(
-                    take_rows(X, w == 0), imputed_control, CONTROL_EFFECT_MODEL, v - 1,
+                    self._rows_of_variant(X, w, 0), imputed_control, CONTROL_EFFECT_MODEL, v - 1,
                     fit_params[CONTROL_EFFECT_MODEL], self._cvs[0],
                 ),
             ]
 
         return [
-            Deferred(frozenset({(VARIANT_OUTCOME_MODEL, 0), (VARIANT_OUTCOME_MODEL, v)}), 2, partial(build, v))
+            Deferred(
+                frozenset({(VARIANT_OUTCOME_MODEL, 0), (VARIANT_OUTCOME_MODEL, v)}), 2, partial(build, v),
+                data=(self._rows_of_variant(X, w, v), self._rows_of_variant(X, w, 0)),
+            )
             for v in range(1, self.n_variants)
         ]
 
