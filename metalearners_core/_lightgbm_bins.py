@@ -40,7 +40,7 @@ _TRAINING_ONLY = frozenset(
     }
 )  # fmt: skip
 
-_thread = threading.local()  # .bins, .rows_key, .binning: set by binned_once around one fit
+_this_thread = threading.local()  # .bins, .rows_key, .binning: set by binned_once around one fit
 _install_lock = threading.Lock()
 
 
@@ -99,11 +99,11 @@ def binned_once(bins: BinsOfFit | None, rows_key: Hashable, factory: Any) -> Con
 @contextmanager
 def _active(bins: BinsOfFit, rows_key: Hashable) -> Iterator[Binning]:
     _install()
-    _thread.bins, _thread.rows_key, _thread.binning = bins, rows_key, Binning()
+    _this_thread.bins, _this_thread.rows_key, _this_thread.binning = bins, rows_key, Binning()
     try:
-        yield _thread.binning
+        yield _this_thread.binning
     finally:
-        _thread.bins = _thread.rows_key = _thread.binning = None
+        _this_thread.bins = _this_thread.rows_key = _this_thread.binning = None
 
 
 def _install() -> None:
@@ -127,16 +127,16 @@ def _shared_bins_dataset() -> type:
         """LightGBM's Dataset; inside :func:`binned_once`, built once per rows and parameters."""
 
         def construct(self) -> SharedBinsDataset:
-            bins = getattr(_thread, "bins", None)
+            bins = getattr(_this_thread, "bins", None)
             if self._handle is not None or bins is None or not self._shareable():
                 return super().construct()
-            key = (_thread.rows_key, self.data.shape, self.data.dtype.str, _binning_params(self.params))
+            key = (_this_thread.rows_key, self.data.shape, self.data.dtype.str, _binning_params(self.params))
             entry, build = bins._claim(key)
             if build:
                 try:
                     super().construct()
                     entry.dataset = self
-                    _thread.binning.how = "built"
+                    _this_thread.binning.how = "built"
                 finally:
                     entry.built.set()  # waiters build their own if this failed
                 return self
@@ -150,7 +150,7 @@ def _shared_bins_dataset() -> type:
             self.set_label(self.label)
             self.set_field("weight", None)
             self.set_weight(self.weight)
-            _thread.binning.how = "copied"
+            _this_thread.binning.how = "copied"
             return self
 
         def _shareable(self) -> bool:
