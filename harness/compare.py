@@ -7,9 +7,11 @@ RMSE of both and the config each engine wins with. Ratios are metalearners / cor
 above 1 means metalearners_core is faster.
 
 Where the core engine's serial task traces are stored, the ceiling says how far a
-better schedule could go on these cores: metalearners' best wall over the ideal bound
-max(work / cores, span) of the same base-model fits. Both libraries fit the same
-models, so no split and no scheduler can beat it (it even leaves out the serial glue).
+better schedule of core's fits could go on these cores: metalearners' best wall over
+the ideal bound max(work / cores, span) of core's base-model fits. Both libraries fit
+the same models; core's fits do less work where LightGBM models share binned data,
+which the bound already counts, so no split and no scheduler of those fits can beat
+it (it even leaves out the serial glue).
 """
 
 from __future__ import annotations
@@ -122,8 +124,9 @@ def render_compare(db_path: str | Path, fmt: Literal["text", "md"] = "text") -> 
     if table["ceiling"].notna().any():
         lines += [
             "",
-            f"Ceiling: metalearners' best wall / the ideal bound max(work/cores, span) of the same "
-            f"base-model fits on {_cores_text(table)}: the best-vs-best ratio no schedule can beat here. "
+            f"Ceiling: metalearners' best wall / the ideal bound max(work/cores, span) of core's "
+            f"base-model fits (its serial traces) on {_cores_text(table)}: the best-vs-best ratio no "
+            f"schedule of those fits can beat here. "
             f"Geometric mean of the ceilings: {geometric_mean(table['ceiling']):.2f}.",
         ]
     return "\n".join(lines)

@@ -5,7 +5,8 @@ Per engine + scenario (file names ``<engine>_<scenario id>_<kind>.png``):
 * ``heatmap``  -- median warm wall (and speed-up) over fold level x stage level, one
   panel per model-level thread count, the better backend per cell;
 * ``scaling``  -- speed-up vs threads used per config, with the perfect-scaling line
-  and the ideal bound ``serial wall / max(work / workers, span)``;
+  and the ideal bound ``serial / max(work / workers, span)`` (serial: the engine's own
+  serial wall for core; core's work for the package, whose fits do more work);
 * ``pareto``   -- CPU seconds vs wall seconds, the Pareto front highlighted;
 * ``box``      -- the raw warm samples per config, ranked;
 * ``timeline`` -- one warm fit per config as a Gantt chart of its base-model fits
@@ -267,11 +268,11 @@ def scaling_figure(a: ScenarioAnalysis) -> Figure:
     w = np.geomspace(1, max_threads, 200) if log else np.linspace(1, max_threads, 200)
     line_handles = [ax.plot(w, w, color="#888888", ls=":", label="perfect scaling (speed-up = threads)")[0]]
     if a.bound is not None:
-        ideal = a.serial_wall_s / np.array([a.bound.wall_with(x) for x in w])
+        ideal = a.ideal_serial_s / np.array([a.bound.wall_with(x) for x in w])
         line_handles += ax.plot(w, ideal, color="black", lw=1.5,
-                                label="ideal bound: serial wall / max(work/threads, span)")
+                                label="ideal bound: serial / max(work/threads, span)")
         if a.glue_s is not None and a.glue_s > 0:
-            with_glue = a.serial_wall_s / (a.glue_s + np.array([a.bound.wall_with(x) for x in w]))
+            with_glue = a.ideal_serial_s / (a.glue_s + np.array([a.bound.wall_with(x) for x in w]))
             line_handles += ax.plot(w, with_glue, color="black", lw=1, ls="--",
                                     label="ideal bound if the serial glue stays serial")
     ax.axvline(a.cores, color="#bbbbbb", lw=1)
@@ -735,15 +736,16 @@ def across_speedup_figure(analyses: list[ScenarioAnalysis]) -> Figure:
     for a in analyses:
         d = a.ranked[a.ranked["config_id"] == "default"]
         default.append(float(d["speedup"].iloc[0]) if len(d) else np.nan)
-        if a.bound is not None and a.serial_wall_s:
-            ideal.append(a.serial_wall_s / a.bound.bound_s)
-            ideal_glue.append(a.serial_wall_s / (max(a.glue_s or 0.0, 0.0) + a.bound.bound_s))
+        if a.bound is not None and a.ideal_serial_s:
+            ideal.append(a.ideal_serial_s / a.bound.bound_s)
+            # no glue without the engine's own traces (the package): no second mark
+            ideal_glue.append(np.nan if a.glue_s is None else a.ideal_serial_s / (max(a.glue_s, 0.0) + a.bound.bound_s))
         else:
             ideal.append(np.nan)
             ideal_glue.append(np.nan)
     ax.barh(y + 0.18, best, 0.36, color="#2ca02c", label="fastest config")
     ax.barh(y - 0.18, default, 0.36, color="#d62728", alpha=0.7, label="library default")
-    for values, color, label in ((ideal, "black", "ideal bound: serial wall / max(work/cores, span)"),
+    for values, color, label in ((ideal, "black", "ideal bound: serial / max(work/cores, span)"),
                                  (ideal_glue, "#8c8c8c", "ideal bound with the serial glue kept serial")):
         ax.vlines(values, y - 0.4, y + 0.4, color=color, lw=2.5, zorder=3, label=label)
     right = np.nanmax(np.concatenate([best, default, ideal, [1.0]]))
