@@ -19,6 +19,7 @@ from time import monotonic, perf_counter
 from typing import IO, Any
 
 from harness.measure import TreeCpuMeter, available_cores, become_subreaper, die_with_parent
+from harness.pools import stop_loky_pools
 from harness.trial import TrialSpec
 from harness.workloads import make_workload
 
@@ -119,22 +120,7 @@ def _run(spec: TrialSpec, meter: TreeCpuMeter, report: dict[str, Any], out: IO[s
 def _shutdown_pools(kill: bool) -> None:
     """Stop joblib's reusable loky pool and the resource trackers, reaping them, so
     their CPU lands in this process's rusage and no process outlives the trial."""
-    if "joblib" in sys.modules:
-        try:
-            from joblib.externals.loky import reusable_executor
-
-            executor = reusable_executor._executor  # do not create one just to stop it
-            if executor is not None:
-                executor.shutdown(wait=True, kill_workers=kill)
-        except Exception as e:  # noqa: BLE001 -- the supervisor still cleans up
-            print(f"harness worker: pool shutdown failed: {e!r}", file=sys.stderr)
-    # loky's and the stdlib's trackers (the latter appears when a pool breaks).
-    for name in ("joblib.externals.loky.backend.resource_tracker", "multiprocessing.resource_tracker"):
-        tracker = getattr(sys.modules.get(name), "_resource_tracker", None)
-        try:
-            getattr(tracker, "_stop", lambda: None)()
-        except Exception as e:  # noqa: BLE001
-            print(f"harness worker: stopping {name} failed: {e!r}", file=sys.stderr)
+    stop_loky_pools(kill)
     # Reap adopted orphans that already exited (we are their subreaper).
     while True:
         try:

@@ -23,6 +23,8 @@ from typing import Any
 
 import psutil
 
+from harness.pools import in_loky_pool, start_loky_pool, submit_to_loky_pool
+
 _CHUNK = bytes(256 * 1024)  # sha256 releases the GIL on inputs > 2 KiB
 
 
@@ -53,18 +55,6 @@ def _write_descendants(pid_file: str | None) -> None:
     if pid_file:
         procs = [psutil.Process(), *psutil.Process().children(recursive=True)]
         Path(pid_file).write_text(json.dumps([[p.pid, p.create_time()] for p in procs]))
-
-
-def _in_loky_pool(n_workers: int, fn: Any, calls: list[tuple]) -> list[Any]:
-    """``fn(*args)`` for each of ``calls`` in joblib's reusable loky pool of
-    ``n_workers`` processes (left running after, like the real learners' pools)."""
-    from joblib import Parallel, delayed
-
-    return Parallel(n_jobs=n_workers, backend="loky")(delayed(fn)(*args) for args in calls)
-
-
-def _start_loky_pool(n_workers: int) -> None:
-    _in_loky_pool(n_workers, os.getpid, [()] * (2 * n_workers))
 
 
 class BurnThreads:
@@ -113,7 +103,7 @@ class BurnProcesses:
 
     def run_once(self) -> None:
         per_task = self.cpu_s / self.n_tasks
-        self._out = _in_loky_pool(self.n_workers, _burn_task, [(per_task,)] * self.n_tasks)
+        self._out = in_loky_pool(self.n_workers, _burn_task, [(per_task,)] * self.n_tasks)
 
     def result_extras(self) -> dict[str, Any]:
         return {
@@ -183,10 +173,10 @@ class SharedMap:
         os.close(fd)
         self._block = np.memmap(self._path, dtype=np.uint8, mode="w+", shape=(int(self.mb * 2**20),))
         self._block[:] = 1
-        _start_loky_pool(self.n_workers)
+        start_loky_pool(self.n_workers)
 
     def run_once(self) -> None:
-        _in_loky_pool(self.n_workers, _touch_and_hold, [(self._block, self.hold_s)] * self.n_workers)
+        in_loky_pool(self.n_workers, _touch_and_hold, [(self._block, self.hold_s)] * self.n_workers)
 
     def close(self) -> None:
         self._block = None
@@ -222,14 +212,14 @@ class Crash:
 
     def prepare(self) -> None:
         if self.n_workers:
-            _start_loky_pool(self.n_workers)
+            start_loky_pool(self.n_workers)
         _write_descendants(self.pid_file)
 
     def run_once(self) -> None:
         if self.mode.startswith("worker_"):
             mode = self.mode.removeprefix("worker_")
             # n_jobs >= 2: with 1, joblib would run the task in this very process.
-            _in_loky_pool(max(2, self.n_workers), _die, [(mode,)] * 2)
+            in_loky_pool(max(2, self.n_workers), _die, [(mode,)] * 2)
         _die(self.mode, self.code)
 
 
@@ -256,10 +246,7 @@ class Hang:
 
     def run_once(self) -> None:
         if self.n_workers:
-            from joblib.externals.loky import get_reusable_executor
-
-            executor = get_reusable_executor(max_workers=self.n_workers)
-            self._futures = [executor.submit(time.sleep, 3600) for _ in range(self.n_workers)]
+            self._futures = [submit_to_loky_pool(self.n_workers, time.sleep, 3600) for _ in range(self.n_workers)]
         if self.escape:
             subprocess.Popen(
                 [sys.executable, "-c", "import time; time.sleep(3600)"], start_new_session=True

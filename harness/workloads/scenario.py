@@ -5,10 +5,9 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-import joblib
-
 from harness.config import ParallelConfig
 from harness.engines import learner_class, supports
+from harness.pools import joblib_backend
 from scenarios import Scenario, cate_rmse, learner_kwargs, load_data
 
 
@@ -40,7 +39,7 @@ class FitScenario:
         if self.config.is_auto:  # the library chooses levels, threads and backend
             self.learner.fit(self.data.X, self.data.y, self.data.w, n_jobs_cross_fitting="auto", n_jobs_base_learners="auto")
             return
-        with joblib.parallel_config(backend=self.config.backend):
+        with joblib_backend(self.config.backend):
             self.learner.fit(
                 self.data.X,
                 self.data.y,

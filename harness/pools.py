@@ -1,0 +1,62 @@
+"""The one place the harness calls joblib: the backend a measured fit runs under,
+the loky pools of the calibration workloads, and stopping them after a trial.
+
+joblib is imported inside the functions: the trial worker imports this module and
+must not pay (or measure) joblib's import unless a workload uses it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any
+
+
+def joblib_backend(name: str) -> AbstractContextManager[Any]:
+    """``joblib.parallel_config(backend=name)``: as a user would choose it for a fit."""
+    import joblib
+
+    return joblib.parallel_config(backend=name)
+
+
+def in_loky_pool(n_workers: int, fn: Callable, calls: list[tuple]) -> list[Any]:
+    """``fn(*args)`` for each of ``calls`` in joblib's reusable loky pool of
+    ``n_workers`` processes (left running after, like the real learners' pools)."""
+    from joblib import Parallel, delayed
+
+    return Parallel(n_jobs=n_workers, backend="loky")(delayed(fn)(*args) for args in calls)
+
+
+def start_loky_pool(n_workers: int) -> None:
+    """Start joblib's reusable loky pool with ``n_workers`` live workers."""
+    in_loky_pool(n_workers, os.getpid, [()] * (2 * n_workers))
+
+
+def submit_to_loky_pool(n_workers: int, fn: Callable, *args: Any) -> Any:
+    """``fn(*args)`` submitted to joblib's reusable loky pool, without waiting (a future)."""
+    from joblib.externals.loky import get_reusable_executor
+
+    return get_reusable_executor(max_workers=n_workers).submit(fn, *args)
+
+
+def stop_loky_pools(kill: bool) -> None:
+    """Stop joblib's reusable loky pool and the resource trackers, if this process
+    started any (``kill``: without waiting for running tasks)."""
+    if "joblib" in sys.modules:
+        try:
+            from joblib.externals.loky import reusable_executor
+
+            executor = reusable_executor._executor  # do not create one just to stop it
+            if executor is not None:
+                executor.shutdown(wait=True, kill_workers=kill)
+        except Exception as e:  # noqa: BLE001 -- the supervisor still cleans up
+            print(f"harness worker: pool shutdown failed: {e!r}", file=sys.stderr)
+    # loky's and the stdlib's trackers (the latter appears when a pool breaks).
+    for name in ("joblib.externals.loky.backend.resource_tracker", "multiprocessing.resource_tracker"):
+        tracker = getattr(sys.modules.get(name), "_resource_tracker", None)
+        try:
+            getattr(tracker, "_stop", lambda: None)()
+        except Exception as e:  # noqa: BLE001
+            print(f"harness worker: stopping {name} failed: {e!r}", file=sys.stderr)
