@@ -84,6 +84,10 @@ class RLearner(MetaLearner):
                 "sets it. Pass sample_weight for nuisance models only."
             )
 
+        # One treatment variant: its model trains on all rows, the nuisance models' very
+        # matrix, so LightGBM models can share its binned data.
+        one_variant = self.n_variants == 2
+
         def build() -> list[CrossFitJob]:
             nuisance = self._nuisance_estimates(X, is_oos=False)
             self._variants_indices = []
@@ -92,16 +96,14 @@ class RLearner(MetaLearner):
                 mask = (w == v) | (w == 0)
                 self._variants_indices.append(mask)
                 pseudo_outcomes, weights = self._pseudo_outcome_and_weights(y, w, v, mask, nuisance)
-                # All rows when there is one treatment variant: then the same matrix as
-                # the nuisance models', whose binned data LightGBM models can share.
                 jobs.append(self._treatment_job(
-                    X if mask.all() else take_rows(X, mask), pseudo_outcomes, TREATMENT_MODEL, v - 1,
+                    X if one_variant else take_rows(X, mask), pseudo_outcomes, TREATMENT_MODEL, v - 1,
                     fit_params[TREATMENT_MODEL] | {_SAMPLE_WEIGHT: weights},
                 ))
             return jobs
 
         needs = frozenset({(PROPENSITY_MODEL, 0), (OUTCOME_MODEL, 0)})
-        return [Deferred(needs, self.n_variants - 1, build, data=(X,) if self.n_variants == 2 else ())]
+        return [Deferred(needs, self.n_variants - 1, build, data=(X,) if one_variant else ())]
 
     def _nuisance_estimates(
         self, X: Any, is_oos: bool, oos_method: OosMethod = OVERALL
