@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import statistics
 import subprocess
 import sys
 
@@ -27,7 +27,7 @@ def measure(config: ParallelConfig, engine: str = "core", scenario: Scenario = S
     spec = TrialSpec(
         "scenario",
         {"engine": engine, "scenario": scenario.to_dict(), "config": config.to_dict()},
-        repeats=2,
+        repeats=3,
         timeout_s=120,
     )
     result = run_trial(spec)
@@ -41,16 +41,31 @@ def core_trials() -> dict[str, TrialResult]:
 
 
 def _warm(result: TrialResult):
-    (warm,) = [s for s in result.samples if s.kind == "warm"]
-    return warm
+    return [s for s in result.samples if s.kind == "warm"][0]
+
+
+def _warm_cpu_s(result: TrialResult) -> float:
+    return statistics.median(s.cpu_s for s in result.samples if s.kind == "warm")
+
+
+# A fit's CPU varies by a few 10 ms ticks and, on a loaded machine, by contention;
+# CPU lost with worker processes would take a loky config to near zero (checked
+# below: its fits all run in workers), far under this bar.
+KEPT_CPU_SHARE = 0.6
 
 
 def test_parallel_configs_do_not_lose_cpu(core_trials):
     # The same base-model fits run in every config: their CPU must be found wherever
-    # it was spent (threads, worker processes). Parallel overhead only adds.
-    serial_cpu = _warm(core_trials["serial"]).cpu_s
+    # it was spent (threads, worker processes).
+    assert _fits_ran_in_workers(core_trials["folds"])
+    serial_cpu = _warm_cpu_s(core_trials["serial"])
     for name, result in core_trials.items():
-        assert _warm(result).cpu_s >= 0.85 * serial_cpu, (name, _warm(result).cpu_s, serial_cpu)
+        assert _warm_cpu_s(result) >= KEPT_CPU_SHARE * serial_cpu, (name, _warm_cpu_s(result), serial_cpu)
+
+
+def _fits_ran_in_workers(result: TrialResult) -> bool:
+    pids = {t["pid"] for s in result.samples for t in s.extras["tasks"]}
+    return bool(pids) and result.pid not in pids
 
 
 def test_cate_rmse_identical_across_configs(core_trials):
@@ -73,7 +88,7 @@ def test_metalearners_engine_counts_its_worker_cpu():
     pytest.importorskip("metalearners")
     serial = measure(CONFIGS["serial"], engine="metalearners")
     folds = measure(CONFIGS["folds"], engine="metalearners")
-    assert _warm(folds).cpu_s >= 0.85 * _warm(serial).cpu_s
+    assert _warm_cpu_s(folds) >= KEPT_CPU_SHARE * _warm_cpu_s(serial)
     assert "tasks" not in _warm(serial).extras  # no trace from the package
     core = measure(CONFIGS["serial"])
     assert _warm(serial).extras["cate_rmse"] == pytest.approx(_warm(core).extras["cate_rmse"], rel=1e-9)
