@@ -747,7 +747,8 @@ def across_speedup_figure(analyses: list[ScenarioAnalysis]) -> Figure:
     ax.barh(y - 0.18, default, 0.36, color="#d62728", alpha=0.7, label="library default")
     for values, color, label in ((ideal, "black", "ideal bound: serial / max(work/cores, span)"),
                                  (ideal_glue, "#8c8c8c", "ideal bound with the serial glue kept serial")):
-        ax.vlines(values, y - 0.4, y + 0.4, color=color, lw=2.5, zorder=3, label=label)
+        if not np.isnan(values).all():  # no legend entry for marks never drawn
+            ax.vlines(values, y - 0.4, y + 0.4, color=color, lw=2.5, zorder=3, label=label)
     right = np.nanmax(np.concatenate([best, default, ideal, [1.0]]))
     for yi, a, b, d in zip(y, analyses, best, default):
         if not np.isnan(b):  # the winner inside its bar when it fits, else after it
