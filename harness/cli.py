@@ -262,7 +262,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from harness.compare import plot_compare, render_compare
+    from harness.render.compare import plot_compare, render_compare
 
     db = _db_path(args.db, must_exist=True)
     text = render_compare(db, fmt=args.format)

@@ -62,6 +62,16 @@ class ParallelConfig:
         return self == ParallelConfig()
 
     @property
+    def is_serial(self) -> bool:
+        """One thread per model, no worker pool (``m1-f1-s1-*``): the speed-up reference."""
+        return (self.model_n_jobs, self.n_jobs_cross_fitting, self.n_jobs_base_learners) == (1, 1, 1)
+
+    def model_threads(self, cores: int) -> int:
+        """Threads inside each base model on ``cores``: the explicit model level, else
+        what metalearners_core sets for the library default (the cores left per worker)."""
+        return self.model_n_jobs or max(1, cores // self.pool_workers)
+
+    @property
     def id(self) -> str:
         """A short stable name, e.g. ``m2-f1-s1-loky`` ("d" marks a library default)."""
         if self.is_default:
@@ -83,8 +93,7 @@ class ParallelConfig:
         """Threads the config asks for at once (the library default model level: cores / pool)."""
         if self.is_auto:
             return cores
-        model = self.model_n_jobs or max(1, cores // self.pool_workers)
-        return model * self.pool_workers
+        return self.model_threads(cores) * self.pool_workers
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -95,6 +104,20 @@ class ParallelConfig:
         if unknown:
             raise ValueError(f"unknown config keys {sorted(unknown)}; allowed: {sorted(_FIELDS.values())}")
         return cls(**d)
+
+    @classmethod
+    def from_id(cls, config_id: str) -> ParallelConfig:
+        """The config of an :attr:`id` (``default``, ``auto`` or ``m2-f1-sd-loky``)."""
+        if config_id in ("default", AUTO):
+            return cls.parse(config_id)
+        parts = config_id.split("-")
+        if len(parts) != 4 or [p[:1] for p in parts[:3]] != ["m", "f", "s"]:
+            raise ValueError(f"config id {config_id!r} is not allowed; use 'default', 'auto' or e.g. 'm2-f1-s1-loky'.")
+        try:
+            levels = [None if p[1:] == "d" else int(p[1:]) for p in parts[:3]]
+        except ValueError:
+            raise ValueError(f"config id {config_id!r}: levels are integers or 'd' (e.g. 'm2-f1-sd-loky').") from None
+        return cls(*levels, backend=parts[3])
 
     @classmethod
     def parse(cls, text: str) -> ParallelConfig:

@@ -41,16 +41,12 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter
 from matplotlib.patches import Patch, Rectangle
 
-from harness.report import (
-    LEVELS,
-    SCENARIO_FIELDS,
-    ScenarioAnalysis,
-    analyse,
-    config_from_row,
-    is_serial,
-    load,
-    warm_fits,
-)
+from harness.analysis.pareto import pareto_front
+from harness.analysis.samples import config_from_row, is_serial, warm_fits
+from harness.analysis.summary import ScenarioAnalysis, analyse
+from harness.config import LEVELS
+from harness.store import SCENARIO_FIELDS
+from harness.store import load_all as load
 
 __all__ = [
     "across_speedup_figure",
@@ -335,17 +331,6 @@ def scaling_figure(a: ScenarioAnalysis) -> Figure:
 
 
 # -- Pareto -----------------------------------------------------------------------------
-
-
-def pareto_front(table: pd.DataFrame) -> pd.DataFrame:
-    """Configs no other config beats in both wall and CPU time (sorted by wall)."""
-    t = table.dropna(subset=["wall_median", "cpu_median"]).sort_values(["wall_median", "cpu_median"])
-    front, best_cpu = [], math.inf
-    for idx, r in t.iterrows():
-        if r["cpu_median"] < best_cpu:
-            front.append(idx)
-            best_cpu = r["cpu_median"]
-    return t.loc[front]
 
 
 def pareto_figure(a: ScenarioAnalysis) -> Figure:

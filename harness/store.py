@@ -51,6 +51,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "Store",
     "export",
+    "load_all",
     "load_fits",
     "load_runs",
     "load_tasks",
@@ -557,6 +558,16 @@ def load_runs(path: str | Path) -> pd.DataFrame:
         )
     df["manifest"] = [json.loads(m) for m in df["manifest"]]
     return df
+
+
+def load_all(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+    """(fits, tasks, runs) of a store; runs is None where that table cannot be read."""
+    fits, tasks = load_fits(path), load_tasks(path)
+    try:
+        runs = load_runs(path)
+    except Exception:  # noqa: BLE001 -- the runs table only decorates a report
+        runs = None
+    return fits, tasks, runs
 
 
 def export(path: str | Path, fmt: str, out: Path) -> None:

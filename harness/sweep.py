@@ -49,7 +49,7 @@ from harness.measure import available_cores, collect_manifest, finish_manifest
 from harness.store import Store
 from harness.trial import TAG_ENV, TrialResult, TrialSpec, run_trial
 
-__all__ = ["PlannedTrial", "LOCK_ENV", "plan_trials", "run_sweep"]
+__all__ = ["PlannedTrial", "pending", "plan_trials", "run_sweep"]
 
 DEFAULT_PRESET = "default"
 DEFAULT_REPEATS = 3
@@ -100,6 +100,12 @@ def plan_trials(
             previous = block[-1]
             plan += [PlannedTrial(engine, scenario, config, repeat) for engine, config in block]
     return plan
+
+
+def pending(plan: Sequence[PlannedTrial], store: Store) -> list[PlannedTrial]:
+    """The planned trials the store does not hold yet (it is read once, not per trial)."""
+    done = store.done()
+    return [t for t in plan if t.key not in done]
 
 
 # ---------------------------------------------------------------------- helpers
@@ -367,7 +373,7 @@ def run_sweep(args: argparse.Namespace) -> int:
     )
 
     with Store(db) as store:
-        todo = [t for t in plan if t.key not in store.done()]
+        todo = pending(plan, store)
         if not todo:
             console.print(f"sweep: nothing to do, all {what} are in {db}", markup=False)
         else:

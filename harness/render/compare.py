@@ -22,73 +22,14 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from harness.recommend import ratio_ci
-from harness.report import ScenarioAnalysis, analyse, format_table, warm_fits
-
-REFERENCE, CANDIDATE = "metalearners", "core"
-
-
-def _samples(warm: pd.DataFrame, engine: str, scenario_id: str, config_id: str, column: str) -> np.ndarray:
-    rows = warm[(warm["engine"] == engine) & (warm["scenario_id"] == scenario_id) & (warm["config_id"] == config_id)]
-    return rows[column].to_numpy(dtype=float)
-
-
-def compare(fits: pd.DataFrame, tasks: pd.DataFrame | None = None) -> pd.DataFrame:
-    """One row per scenario measured by both engines (on one core count); with the
-    task traces, also the ceiling of the best-vs-best ratio on these cores."""
-    warm = warm_fits(fits)
-    by_key: dict[tuple[str, int], dict[str, ScenarioAnalysis]] = {}
-    for a in analyse(fits, tasks):
-        by_key.setdefault((a.scenario_id, a.cores), {})[a.engine] = a
-    rows = []
-    for (scenario_id, cores), engines in sorted(by_key.items()):
-        if not {REFERENCE, CANDIDATE} <= set(engines):
-            continue
-        ref, cand = engines[REFERENCE], engines[CANDIDATE]
-        if ref.fastest is None or cand.fastest is None:
-            continue
-        row: dict = {"scenario_id": scenario_id, "cores": cores, "learner": cand.scenario.get("learner")}
-        for label, ref_config, cand_config in [
-            ("best", ref.fastest["config_id"], cand.fastest["config_id"]),
-            ("default", "default", "default"),
-        ]:
-            ref_walls = _samples(warm, REFERENCE, scenario_id, ref_config, "wall_s")
-            cand_walls = _samples(warm, CANDIDATE, scenario_id, cand_config, "wall_s")
-            if len(ref_walls) and len(cand_walls):
-                point, low, high = ratio_ci(ref_walls, cand_walls)
-            else:
-                point = low = high = np.nan
-            row |= {f"{label}_ratio": point, f"{label}_low": low, f"{label}_high": high}
-        row |= {
-            "core_best": cand.fastest["config_id"],
-            "metalearners_best": ref.fastest["config_id"],
-            "core_best_wall": cand.fastest["wall_median"],
-            "metalearners_best_wall": ref.fastest["wall_median"],
-            "cpu_ratio": ref.fastest["cpu_median"] / cand.fastest["cpu_median"],
-            "ceiling": (
-                ref.fastest["wall_median"] / cand.bound.bound_s if cand.bound is not None else np.nan
-            ),
-            "core_rmse": cand.fastest["cate_rmse"],
-            "metalearners_rmse": ref.fastest["cate_rmse"],
-        }
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def _compare_store(db_path: str | Path) -> pd.DataFrame:
-    from harness.report import load
-
-    fits, tasks, _ = load(db_path)
-    return compare(fits, tasks)
-
-
-def geometric_mean(values: pd.Series) -> float:
-    values = values.dropna()
-    return float(np.exp(np.log(values).mean())) if len(values) else np.nan
-
+from harness.analysis.compare import compare, geometric_mean
+from harness.render.tables import format_table
 
 def render_compare(db_path: str | Path, fmt: Literal["text", "md"] = "text") -> str:
-    table = _compare_store(db_path)
+    from harness.store import load_all
+
+    fits, tasks, _ = load_all(db_path)
+    table = compare(fits, tasks)
     if table.empty:
         return (
             "No scenario was measured with both engines. Run e.g. "
@@ -145,7 +86,10 @@ def plot_compare(db_path: str | Path, out: Path) -> Path | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    table = _compare_store(db_path)
+    from harness.store import load_all
+
+    fits, tasks, _ = load_all(db_path)
+    table = compare(fits, tasks)
     if table.empty:
         return None
     y = np.arange(len(table))
