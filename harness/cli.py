@@ -1,6 +1,8 @@
 """``python -m harness``: measure, sweep, tune, recommend, export, report, plot.
 
-Every user error exits with status 2 and one line on stderr, never a traceback.
+Thin: each ``cmd_*`` validates what the user gave (inside :func:`harness.errors.user_input`)
+and hands it to its command module. Every :class:`harness.errors.HarnessError` exits with
+status 2 and one line on stderr; any other exception is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -12,12 +14,10 @@ from pathlib import Path
 
 from harness.config import BACKENDS, ParallelConfig
 from harness.engines import ENGINES, check_engine
+from harness.errors import HarnessError, UsageError, user_input
+from harness.render.hints import DEFAULT_DB
 
-DEFAULT_DB = Path("results") / "harness.db"
-
-
-class UserError(Exception):
-    """A problem with what the user asked for: reported as one line, exit status 2."""
+UserError = UsageError  # the name the commands below raise
 
 
 def _positive_int(text: str) -> int:
@@ -111,9 +111,11 @@ def resolve_scenario(text: str, preset: str | None = None):
 def cmd_list(args: argparse.Namespace) -> int:
     from scenarios import list_presets, load_preset
 
-    for name in [args.preset] if args.preset else list_presets():
+    with user_input("--preset: "):
+        presets = {name: load_preset(name) for name in ([args.preset] if args.preset else list_presets())}
+    for name, scenarios in presets.items():  # printed once all loaded: no header before an error
         print(f"{name}:")
-        for scenario in load_preset(name):
+        for scenario in scenarios:
             print(f"  {scenario.id}")
     return 0
 
@@ -122,7 +124,8 @@ def cmd_measure(args: argparse.Namespace) -> int:
     from harness.measure import available_cores
     from harness.trial import TrialSpec, run_trial
 
-    scenario = resolve_scenario(args.scenario, args.preset)
+    with user_input("--scenario: "):
+        scenario = resolve_scenario(args.scenario, args.preset)
     spec = TrialSpec(
         workload="scenario",
         params={"engine": args.engine, "scenario": scenario.to_dict(), "config": args.config.to_dict()},
@@ -151,9 +154,9 @@ def cmd_measure(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from harness.sweep import run_sweep
+    from harness.sweep import SweepOptions, run_sweep
 
-    return run_sweep(args)
+    return run_sweep(SweepOptions.from_args(args))
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -188,14 +191,12 @@ def cmd_tune(args: argparse.Namespace) -> int:
     from harness.tune import parse_objectives, run_tune
     from scenarios import load_preset
 
-    if args.scenario is not None:
-        scenarios = [resolve_scenario(args.scenario)]
-    else:
-        scenarios = list(load_preset(args.preset))
-    check_engine(args.engine)
-    db = _db_path(args.db, must_exist=False)
-    try:
-        return run_tune(
+    with user_input():
+        scenarios = [resolve_scenario(args.scenario)] if args.scenario is not None else list(load_preset(args.preset))
+        check_engine(args.engine)
+        db = _db_path(args.db, must_exist=False)
+        objectives = parse_objectives(args.objectives)
+    return run_tune(
             scenarios,
             db=db,
             engine=args.engine,
@@ -205,7 +206,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
             repeats=args.repeats,
             timeout_s=args.timeout,
             time_budget_s=args.time_budget,
-            objectives=parse_objectives(args.objectives),
+            objectives=objectives,
             seed=args.seed,
             levels=args.levels,
             backends=args.backends,
@@ -214,55 +215,52 @@ def cmd_tune(args: argparse.Namespace) -> int:
             allow_concurrent=args.allow_concurrent,
             preset=args.preset,
         )
-    except RuntimeError as e:  # the lock is held by another measuring process
-        raise UserError(str(e)) from None
 
 
 def cmd_recommend(args: argparse.Namespace) -> int:
     import contextlib
 
-    from harness.recommend import NoData, recommend, render_json, render_text, stored_scenario
-    from harness.tune import db_lock
+    from harness.locks import store_lock
+    from harness.recommend import recommend, stored_scenario
+    from harness.render.recommend import render_json, render_text
 
-    check_engine(args.engine)
-    db = Path(args.db)
-    scenario = stored_scenario(db, args.scenario, args.engine)
+    with user_input():
+        check_engine(args.engine)
+        db = Path(args.db)
+        scenario = stored_scenario(db, args.scenario, args.engine)
     if scenario is None:
         try:
-            scenario = resolve_scenario(args.scenario)
-        except UserError:
+            with user_input():
+                scenario = resolve_scenario(args.scenario)
+        except UsageError:
             raise UserError(
                 f"--scenario {args.scenario!r} is in neither {db} nor the presets, so it was never measured; "
                 "measure it first: python -m harness tune --scenario ID-or-fields (ids: python -m harness list)"
             ) from None
     log = (lambda text: print(text, file=sys.stderr)) if args.json else print
     remeasure = not args.no_remeasure
-    try:
-        with db_lock(db, args.allow_concurrent, "recommend") if remeasure and db.is_file() else contextlib.nullcontext():
-            rec = recommend(
-                db,
-                scenario,
-                engine=args.engine,
-                top=args.top,
-                repeats=args.repeats,
-                remeasure=remeasure,
-                alpha=args.alpha,
-                seed=args.seed,
-                timeout_s=args.timeout,
-                host_lock=not args.allow_concurrent,
-                log=log,
-                scenario_text=args.scenario,
-            )
-    except NoData as e:
-        raise UserError(str(e)) from None
-    except RuntimeError as e:  # the lock is held by another measuring process
-        raise UserError(str(e)) from None
+    with store_lock(db, args.allow_concurrent, "recommend") if remeasure and db.is_file() else contextlib.nullcontext():
+        rec = recommend(
+            db,
+            scenario,
+            engine=args.engine,
+            top=args.top,
+            repeats=args.repeats,
+            remeasure=remeasure,
+            alpha=args.alpha,
+            seed=args.seed,
+            timeout_s=args.timeout,
+            host_lock=not args.allow_concurrent,
+            log=log,
+            scenario_text=args.scenario,
+        )
     print(render_json(rec) if args.json else render_text(rec))
     return 0
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from harness.render.compare import plot_compare, render_compare
+    from harness.plots.compare import plot_compare
+    from harness.render.compare import render_compare
 
     db = _db_path(args.db, must_exist=True)
     text = render_compare(db, fmt=args.format)
@@ -399,7 +397,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (UserError, ValueError, TypeError, FileNotFoundError, PermissionError) as e:
+    except HarnessError as e:
         message = str(e).splitlines()[0] if str(e) else type(e).__name__
         print(f"error: {message}", file=sys.stderr)
         return 2

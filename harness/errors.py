@@ -8,7 +8,10 @@ with status 2; any other exception is a bug and keeps its traceback.
 
 from __future__ import annotations
 
-__all__ = ["HarnessError", "LockBusy", "NoData", "UsageError"]
+import contextlib
+from collections.abc import Iterator
+
+__all__ = ["HarnessError", "LockBusy", "NoData", "UsageError", "user_input"]
 
 
 class HarnessError(ValueError):
@@ -25,3 +28,20 @@ class NoData(HarnessError):
 
 class LockBusy(HarnessError):
     """Another measuring process holds the store's lock."""
+
+
+@contextlib.contextmanager
+def user_input(what: str = "") -> Iterator[None]:
+    """Treat ``ValueError``/``TypeError``/missing files raised while reading what the user
+    gave (options, presets, scenario fields, a store path) as a :class:`UsageError`.
+
+    Only for validation phases: inside measuring or analysis code such an exception is
+    a bug and must keep its traceback.
+    """
+    try:
+        yield
+    except HarnessError:
+        raise
+    except (ValueError, TypeError, FileNotFoundError, PermissionError, IsADirectoryError) as e:
+        message = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise UsageError(f"{what}{message}") from e

@@ -29,14 +29,11 @@ first trial, so no trial pays for them.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import fcntl
 import os
 import random
 import shlex
 import signal
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -45,21 +42,21 @@ from typing import Any
 
 from harness.config import BACKENDS, ParallelConfig, config_grid
 from harness.engines import check_engine, supports
+from harness.errors import UsageError, user_input
+from harness.locks import HostTrialLock
 from harness.measure import available_cores, collect_manifest, finish_manifest
+from harness.runner import FITS_PER_TRIAL, TrialRunner
 from harness.store import Store
-from harness.trial import TAG_ENV, TrialResult, TrialSpec, run_trial
+from harness.render.progress import duration as _duration, progress as _progress
+from harness.trial import kill_trial_children as _kill_trial_children
 
-__all__ = ["PlannedTrial", "pending", "plan_trials", "run_sweep"]
+__all__ = ["PlannedTrial", "SweepOptions", "pending", "plan_trials", "run_sweep"]
 
 DEFAULT_PRESET = "default"
 DEFAULT_REPEATS = 3
-#: Fits per trial: the cold warm-up and one warm measurement.
-FITS_PER_TRIAL = 2
 #: Seconds between memory samples of a trial's tree: at 0.025 s the supervisor's PSS
 #: sampling of a trial with loky workers costs ~40% of a core, at 0.1 s ~8%.
 DEFAULT_MEM_INTERVAL_S = 0.1
-#: Environment variable naming the host-wide lock file that serialises trials.
-LOCK_ENV = "HARNESS_LOCK_FILE"
 
 
 @dataclass(frozen=True)
@@ -111,136 +108,99 @@ def pending(plan: Sequence[PlannedTrial], store: Store) -> list[PlannedTrial]:
 # ---------------------------------------------------------------------- helpers
 
 
-def _load_scenarios(args: argparse.Namespace) -> tuple[list[Any], str]:
-    from scenarios import load_preset
+@dataclass(frozen=True)
+class SweepOptions:
+    """What one sweep measures, validated (:meth:`from_args` fills the preset's ``[sweep]``
+    settings where the command line left them unset)."""
 
-    scenarios_file = getattr(args, "scenarios", None)
-    if scenarios_file:
-        path = Path(scenarios_file)
-        if not path.is_file():
-            raise ValueError(f"--scenarios {scenarios_file}: no such file")
-        return load_preset(os.path.abspath(path)), str(scenarios_file)
-    preset = getattr(args, "preset", None) or DEFAULT_PRESET
-    return load_preset(preset), preset
+    db: Path
+    preset: str | None = DEFAULT_PRESET
+    scenarios_file: str | None = None
+    engines: tuple[str, ...] = ("core",)
+    repeats: int = DEFAULT_REPEATS
+    levels: tuple[int, ...] | None = None
+    backends: tuple[str, ...] = BACKENDS
+    oversubscribe: float = 1.0
+    timeout_s: float = 600.0
+    seed: int = 0
+    mem_interval_s: float = DEFAULT_MEM_INTERVAL_S
+    report: bool = True
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.repeats, int) or self.repeats < 1:
+            raise UsageError(f"--repeats {self.repeats}: is not allowed; use an integer >= 1")
+        for flag, value in (("--timeout", self.timeout_s), ("--mem-interval", self.mem_interval_s),
+                            ("--oversubscribe", self.oversubscribe)):
+            if not value > 0:
+                raise UsageError(f"{flag} {value}: is not allowed; use a number > 0")
+        if not self.engines:
+            raise UsageError("--engine: no engine given")
+        with user_input("--engine: "):
+            for engine in self.engines:
+                check_engine(engine)
+        bad = [b for b in self.backends if b not in BACKENDS]
+        if bad or not self.backends:
+            raise UsageError(f"--backends {','.join(self.backends)}: choose from {', '.join(BACKENDS)}")
+        if self.levels is not None and (not self.levels or any(v < 1 for v in self.levels)):
+            raise UsageError(f"--levels {list(self.levels)}: use integers >= 1")
+        if self.db.exists() and not self.db.is_file():
+            raise UsageError(f"--db {self.db}: is a directory, not a results database file")
 
-def _command(args: argparse.Namespace, preset: str) -> str:
-    """The sweep as a command line (canonical: also when called in-process)."""
-    parts = ["python", "-m", "harness", "sweep"]
-    if getattr(args, "scenarios", None):
-        parts += ["--scenarios", str(args.scenarios)]
-    else:
-        parts += ["--preset", preset]
-    parts += ["--db", str(args.db), "--repeats", str(args.repeats), "--timeout", f"{args.timeout:g}"]
-    parts += ["--engine", ",".join(args.engine)]
-    if getattr(args, "levels", None):
-        parts += ["--levels", ",".join(map(str, args.levels))]
-    parts += ["--backends", ",".join(args.backends)]
-    parts += ["--oversubscribe", f"{args.oversubscribe:g}", "--seed", str(args.seed)]
-    parts += ["--mem-interval", f"{_mem_interval(args):g}"]
-    if getattr(args, "no_report", False):
-        parts.append("--no-report")
-    return shlex.join(parts)
+    @classmethod
+    def from_args(cls, args: Any) -> SweepOptions:
+        """From ``python -m harness sweep``'s parsed arguments (preset settings filled in)."""
+        from scenarios import sweep_settings
 
+        scenarios_file = getattr(args, "scenarios", None)
+        if scenarios_file and not Path(scenarios_file).is_file():
+            raise UsageError(f"--scenarios {scenarios_file}: no such file")
+        preset = None if scenarios_file else (getattr(args, "preset", None) or DEFAULT_PRESET)
+        with user_input():
+            settings = sweep_settings(os.path.abspath(scenarios_file) if scenarios_file else preset)
+        pick = lambda name, default: default if getattr(args, name, None) is None else getattr(args, name)  # noqa: E731
+        engines = args.engine if not isinstance(args.engine, str) else args.engine.split(",")
+        levels = pick("levels", settings.get("levels"))
+        return cls(
+            db=Path(args.db),
+            preset=preset,
+            scenarios_file=str(scenarios_file) if scenarios_file else None,
+            engines=tuple(dict.fromkeys(engines)),
+            repeats=pick("repeats", settings.get("repeats", DEFAULT_REPEATS)),
+            levels=tuple(levels) if levels is not None else None,
+            backends=tuple(pick("backends", settings.get("backends", BACKENDS))),
+            oversubscribe=args.oversubscribe,
+            timeout_s=args.timeout,
+            seed=args.seed,
+            mem_interval_s=pick("mem_interval", DEFAULT_MEM_INTERVAL_S),
+            report=not getattr(args, "no_report", False),
+        )
 
-def _mem_interval(args: argparse.Namespace) -> float:
-    value = getattr(args, "mem_interval", None)
-    return DEFAULT_MEM_INTERVAL_S if value is None else value
+    @property
+    def source(self) -> str:
+        """The preset name or the scenarios file, as given."""
+        return self.scenarios_file or str(self.preset)
 
+    def load_scenarios(self) -> list[Any]:
+        from scenarios import load_preset
 
-def _apply_preset_settings(args: argparse.Namespace, source: str) -> None:
-    """Fill what the command line left unset from the preset's ``[sweep]`` table."""
-    from scenarios import sweep_settings
+        with user_input():
+            return load_preset(os.path.abspath(self.scenarios_file) if self.scenarios_file else self.preset)
 
-    settings = sweep_settings(source)
-    if getattr(args, "repeats", None) is None:
-        args.repeats = settings.get("repeats", DEFAULT_REPEATS)
-    if getattr(args, "levels", None) is None:
-        args.levels = settings.get("levels")
-    if getattr(args, "backends", None) is None:
-        args.backends = tuple(settings.get("backends", BACKENDS))
-
-
-def _check_args(args: argparse.Namespace) -> None:
-    if not isinstance(args.repeats, int) or args.repeats < 1:
-        raise ValueError(f"--repeats {args.repeats}: is not allowed; use an integer >= 1")
-    if not args.timeout > 0:
-        raise ValueError(f"--timeout {args.timeout}: is not allowed; use a number > 0")
-    if not _mem_interval(args) > 0:
-        raise ValueError(f"--mem-interval {args.mem_interval}: is not allowed; use a number > 0")
-    if not args.oversubscribe > 0:
-        raise ValueError(f"--oversubscribe {args.oversubscribe}: is not allowed; use a number > 0")
-    engines = args.engine if not isinstance(args.engine, str) else args.engine.split(",")
-    if not engines:
-        raise ValueError("--engine: no engine given")
-    for engine in engines:
-        check_engine(engine)
-    args.engine = list(dict.fromkeys(engines))
-    bad = [b for b in args.backends if b not in BACKENDS]
-    if bad or not args.backends:
-        raise ValueError(f"--backends {','.join(args.backends)}: choose from {', '.join(BACKENDS)}")
-    if args.levels is not None and (not args.levels or any(v < 1 for v in args.levels)):
-        raise ValueError(f"--levels {args.levels}: use integers >= 1")
-    db = Path(args.db)
-    if db.exists() and not db.is_file():
-        raise ValueError(f"--db {args.db}: is a directory, not a results database file")
-
-
-def _lock_path() -> Path:
-    return Path(os.environ.get(LOCK_ENV) or Path(tempfile.gettempdir()) / "metalearners-harness-trial.lock")
-
-
-class _HostLock:
-    """An exclusive ``flock`` held while a trial runs (released if we die)."""
-
-    def __init__(self, path: Path, on_first_wait: Any = None) -> None:
-        self.path = path
-        self.waits = 0  # how many times a trial had to wait for another sweep's
-        self._on_first_wait = on_first_wait
-        self._fd: int | None = None
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-        except OSError:
-            self._fd = None  # cannot share a lock here: trials of this sweep still run one at a time
-
-    @contextlib.contextmanager
-    def held(self) -> Iterator[None]:
-        if self._fd is None:
-            yield
-            return
-        try:
-            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self.waits += 1
-            if self.waits == 1 and self._on_first_wait is not None:
-                self._on_first_wait()
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-
-    def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
-
-def _kill_trial_children() -> None:
-    """Kill the process groups of trial children still running (after Ctrl-C/SIGTERM).
-
-    ``run_trial`` starts each child in its own session, so a terminal's Ctrl-C does not
-    reach it; without this it would go on fitting after the sweep stopped.
-    """
-    import psutil
-
-    for child in psutil.Process().children():
-        try:
-            if child.pid == os.getpgid(child.pid) and TAG_ENV in child.environ():
-                os.killpg(child.pid, signal.SIGKILL)
-        except (OSError, psutil.Error):
-            pass
+    @property
+    def command(self) -> str:
+        """The sweep as a command line (canonical: also when called in-process)."""
+        parts = ["python", "-m", "harness", "sweep"]
+        parts += ["--scenarios", self.scenarios_file] if self.scenarios_file else ["--preset", str(self.preset)]
+        parts += ["--db", str(self.db), "--repeats", str(self.repeats), "--timeout", f"{self.timeout_s:g}"]
+        parts += ["--engine", ",".join(self.engines)]
+        if self.levels:
+            parts += ["--levels", ",".join(map(str, self.levels))]
+        parts += ["--backends", ",".join(self.backends)]
+        parts += ["--oversubscribe", f"{self.oversubscribe:g}", "--seed", str(self.seed)]
+        parts += ["--mem-interval", f"{self.mem_interval_s:g}"]
+        if not self.report:
+            parts.append("--no-report")
+        return shlex.join(parts)
 
 
 @contextlib.contextmanager
@@ -274,64 +234,6 @@ def _warn_if_busy(cores: int, console: Any) -> None:
         )
 
 
-def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes}m{seconds:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
-
-
-class _NoProgress:
-    """Stands in for the bar when stderr is not a terminal (CI, a log file): no redraws."""
-
-    def __enter__(self) -> _NoProgress:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        pass
-
-    def add_task(self, description: str, total: int) -> int:
-        return 0
-
-    def update(self, task: int, **fields: Any) -> None:
-        pass
-
-    def advance(self, task: int) -> None:
-        pass
-
-
-def _progress(console: Any) -> Any:
-    if not console.is_terminal:
-        return _NoProgress()
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    return Progress(
-        TextColumn("sweep"),
-        BarColumn(bar_width=24),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("eta"),
-        TimeRemainingColumn(),
-        TextColumn("{task.description}"),  # last: a narrow terminal cuts it, not the bar
-        console=console,
-        transient=True,  # the bar goes; the per-scenario lines stay
-        speed_estimate_period=3600,  # the ETA averages over the whole sweep, not the last trials
-        redirect_stdout=False,
-        redirect_stderr=False,
-    )
-
-
 def _print_report(db: Path, console: Any) -> None:
     try:
         from harness.report import render_report
@@ -350,26 +252,23 @@ def _print_report(db: Path, console: Any) -> None:
 # ------------------------------------------------------------------------ sweep
 
 
-def run_sweep(args: argparse.Namespace) -> int:
+def run_sweep(options: SweepOptions) -> int:
     """Run (or resume) a sweep; returns the exit code (0 also when trials failed).
 
-    ``args`` as parsed by ``python -m harness sweep`` (see :mod:`harness.cli`). Raises
-    ``ValueError`` with one line for bad arguments (unknown preset, engine, a db
-    path that cannot be a results database) before anything is written.
+    Raises :class:`UsageError` with one line for bad options (unknown preset, engine,
+    a db path that cannot be a results database) before anything is written.
     """
     from rich.console import Console
 
-    scenarios, preset = _load_scenarios(args)
-    _apply_preset_settings(args, os.path.abspath(args.scenarios) if getattr(args, "scenarios", None) else preset)
-    _check_args(args)
+    scenarios = options.load_scenarios()
     cores = available_cores()
-    configs = config_grid(cores, args.levels, tuple(args.backends), args.oversubscribe)
-    plan = plan_trials(scenarios, args.engine, configs, args.repeats, args.seed)
-    db = Path(args.db)
+    configs = config_grid(cores, list(options.levels) if options.levels else None, options.backends, options.oversubscribe)
+    plan = plan_trials(scenarios, options.engines, configs, options.repeats, options.seed)
+    db = options.db
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     what = (
         f"{len(plan)} trials ({len(scenarios)} scenarios x {len(configs)} configs"
-        f" x {args.repeats} repeats x {len(args.engine)} engine(s), {cores} cores)"
+        f" x {options.repeats} repeats x {len(options.engines)} engine(s), {cores} cores)"
     )
 
     with Store(db) as store:
@@ -385,25 +284,24 @@ def run_sweep(args: argparse.Namespace) -> int:
             _warn_if_busy(cores, console)
             manifest = collect_manifest()
             manifest["sweep"] = {
-                "preset": preset,
-                "engines": list(args.engine),
+                "preset": options.source,
+                "engines": list(options.engines),
                 "scenarios": [s.id for s in scenarios],
                 "configs": [c.id for c in configs],
-                "repeats": args.repeats,
+                "repeats": options.repeats,
                 "fits_per_trial": FITS_PER_TRIAL,
-                "timeout_s": args.timeout,
-                "levels": args.levels,
-                "backends": list(args.backends),
-                "oversubscribe": args.oversubscribe,
-                "seed": args.seed,
+                "timeout_s": options.timeout_s,
+                "levels": list(options.levels) if options.levels else None,
+                "backends": list(options.backends),
+                "oversubscribe": options.oversubscribe,
+                "seed": options.seed,
                 "cores": cores,
                 "planned": len(plan),
                 "to_run": len(todo),
             }
-            run_id = store.start_run(manifest, _command(args, preset), preset)
-            spec = {"timeout_s": args.timeout, "mem_interval_s": _mem_interval(args)}
-            _run_plan(store, run_id, manifest, todo, spec, console)
-    if not args.no_report:
+            run_id = store.start_run(manifest, options.command, options.source)
+            _run_plan(store, run_id, manifest, todo, options, console)
+    if options.report:
         _print_report(db, console)
     return 0
 
@@ -413,7 +311,7 @@ def _run_plan(
     run_id: str,
     manifest: dict[str, Any],
     todo: list[PlannedTrial],
-    spec: dict[str, Any],
+    options: SweepOptions,
     console: Any,
 ) -> None:
     from rich.markup import escape
@@ -422,12 +320,12 @@ def _run_plan(
 
     counts = {"ok": 0, "failed": 0, "skipped": 0}
     interrupted = False
-    lock = _HostLock(
-        _lock_path(),
+    lock = HostTrialLock(
         on_first_wait=lambda: console.print(
             "  waiting: another sweep is running a trial on this host (trials take turns)"
         ),
     )
+    runners: dict[tuple[str, str], TrialRunner] = {}
     started = time.monotonic()
     by_scenario: dict[str, list[PlannedTrial]] = {}
     for t in todo:
@@ -448,7 +346,13 @@ def _run_plan(
                     progress.update(
                         bar, description=escape(f"{label}: {trial.engine} {trial.config.id} #{trial.repeat}")
                     )
-                    result = _run_one(store, run_id, trial, spec, lock)
+                    runner = runners.get((trial.engine, scenario_id))
+                    if runner is None:
+                        runner = runners[(trial.engine, scenario_id)] = TrialRunner(
+                            trial.engine, trial.scenario, store, run_id, timeout_s=options.timeout_s,
+                            mem_interval_s=options.mem_interval_s, lock=lock,
+                        )
+                    result = runner.run(trial.config, trial.repeat)
                     if result is None:
                         counts["skipped"] += 1
                     elif result.ok:
@@ -472,6 +376,12 @@ def _run_plan(
     except KeyboardInterrupt:
         interrupted = True
         _kill_trial_children()
+        console.print(
+            f"interrupted: {counts['ok'] + counts['failed']} trials of this run are kept in {store.path}"
+            f" ({len(todo) - counts['ok'] - counts['failed'] - counts['skipped']} not run); resume with: "
+            + options.command,
+            markup=False,
+        )
         raise
     finally:
         lock.close()
@@ -486,24 +396,6 @@ def _run_plan(
         + f"), run {run_id}, {store.path}",
         markup=False,
     )
-
-
-def _run_one(
-    store: Store, run_id: str, trial: PlannedTrial, spec_args: dict[str, Any], lock: _HostLock
-) -> TrialResult | None:
-    """Measure one planned trial and record it; None if another sweep already did."""
-    spec = TrialSpec(
-        workload="scenario",
-        params={"engine": trial.engine, "scenario": trial.scenario.to_dict(), "config": trial.config.to_dict()},
-        repeats=FITS_PER_TRIAL,
-        **spec_args,
-    )
-    with lock.held():
-        if store.has_trial(*trial.key):  # a concurrent sweep of the same work got there first
-            return None
-        result = run_trial(spec)
-    store.record_trial(run_id, trial.engine, trial.scenario, trial.config, trial.repeat, result)
-    return result
 
 
 def store_summary(db: Path) -> str:

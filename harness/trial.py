@@ -427,3 +427,17 @@ class _Drain:
         if self._keep is not None:
             data = data[-self._keep :]
         return data.decode("utf-8", errors="replace")
+
+
+def kill_trial_children() -> None:
+    """Kill the process groups of trial children still running (after Ctrl-C/SIGTERM).
+
+    ``run_trial`` starts each child in its own session, so a terminal's Ctrl-C does not
+    reach it; without this it would go on fitting after the sweep stopped.
+    """
+    for child in psutil.Process().children():
+        try:
+            if child.pid == os.getpgid(child.pid) and TAG_ENV in child.environ():
+                os.killpg(child.pid, signal.SIGKILL)
+        except (OSError, psutil.Error):
+            pass

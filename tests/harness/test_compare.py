@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.compare import compare, geometric_mean
+from harness.analysis.compare import compare, geometric_mean
 
 from .test_report import FAST, SERIAL, fit_rows, task_rows
 

@@ -11,16 +11,12 @@ import pandas as pd
 import pytest
 
 from harness.config import ParallelConfig
-from harness.recommend import (
-    NoData,
-    decide,
-    leaders,
-    ratio_ci,
-    recommend,
-    render_text,
-    simplicity_key,
-    snippet,
-)
+from harness.analysis.decision import decide, leaders, simplicity_key
+from harness.analysis.stats import ratio_ci
+from harness.errors import NoData
+from harness.recommend import recommend
+from harness.render.recommend import render_text
+from harness.render.snippet import snippet
 from harness.trial import FitSample, TrialResult, TrialSpec
 from scenarios import Scenario
 
@@ -122,21 +118,38 @@ def test_bootstrap_interval_contains_the_true_ratio():
 # -- the snippet ----------------------------------------------------------------------------
 
 
-def test_snippet_for_an_explicit_config():
+def _run_snippet(text: str) -> object:
+    """Executes a snippet as printed on small data; returns the fitted learner."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 5))
+    w = rng.integers(0, 2, 400)
+    y = X[:, 0] + w * X[:, 1] + rng.normal(size=400)
+    namespace = {"X": X, "y": y, "w": w}
+    exec(compile(text, "<snippet>", "exec"), namespace)  # noqa: S102 -- the point: it runs as printed
+    return namespace["learner"]
+
+
+def test_snippet_for_an_explicit_config_runs_as_printed():
     text = snippet(ParallelConfig(1, 2, 1, "loky"), SCENARIO)
-    assert 'nuisance_model_params={"n_jobs": 1}, propensity_model_params={"n_jobs": 1}, treatment_model_params={"n_jobs": 1}' in text
+    assert "..." not in text and "from metalearners_core import DRLearner" in text
     assert 'with joblib.parallel_config(backend="loky"):\n    learner.fit(X, y, w, n_jobs_cross_fitting=2, n_jobs_base_learners=1)' in text
-    assert "from metalearners_core import DRLearner" in text
-    compile(text.replace("...", "None"), "<snippet>", "exec")  # valid Python
+    learner = _run_snippet(text)
+    assert text.count("'n_jobs': 1") == 3  # nuisance, propensity and treatment params
+    assert {r.model_n_jobs for r in learner.fit_trace_} == {1}  # and every base model ran with it
+    assert {r.model_kind for r in learner.fit_trace_} >= {"propensity_model", "treatment_model"}
 
 
 def test_snippet_for_library_defaults_and_a_t_learner():
     text = snippet(ParallelConfig(), SCENARIO)
-    assert "n_jobs" not in text.split("#")[0] and "library default" in text and "learner.fit(X, y, w)" in text
+    assert "'n_jobs'" not in text and "library default" in text and "learner.fit(X, y, w)" in text
+    _run_snippet(text)
     t = Scenario(learner="T", n_rows=2000, n_variants=2, n_folds=2, base_model="lightgbm_small")
     text = snippet(ParallelConfig(2, None, 2, "threading"), t, engine="metalearners")
     assert "from metalearners import TLearner" in text and "propensity_model_params" not in text
     assert 'backend="threading"' in text and "n_jobs_base_learners=2" in text and "n_jobs_cross_fitting: library default" in text
+    text = snippet(ParallelConfig.auto(), t)
+    assert 'n_jobs_cross_fitting="auto"' in text
+    assert _run_snippet(text).fit_plan_ is not None
 
 
 # -- recommend() on a store, with a fake measure --------------------------------------------
@@ -188,7 +201,7 @@ class FakeMeasure:
         self.repeat: dict[str, int] = {}
 
     def __call__(self, config: ParallelConfig):
-        from harness.tune import measurement_from_result
+        from harness.runner import measurement_from_result
 
         self.order.append(config.id)
         result = fake_result(config, TRUE_WALL[config.id] * math.exp(self.rng.normal(0, 0.03)))

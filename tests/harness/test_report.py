@@ -9,19 +9,12 @@ import pandas as pd
 import pytest
 
 from harness.config import ParallelConfig
-from harness.report import (
-    analyse,
-    format_table,
-    ideal_bound,
-    mann_whitney_p,
-    min_attainable_p,
-    render,
-    render_report,
-    repeats_needed,
-    summarise,
-    winners,
-    work_span,
-)
+from harness.analysis.bound import ideal_bound, work_span
+from harness.analysis.stats import mann_whitney_p, min_attainable_p, repeats_needed
+from harness.analysis.summary import analyse, summarise, winners
+from harness.render.report import render
+from harness.render.tables import format_table
+from harness.report import render_report
 
 SCENARIO = dict(
     learner="DR", n_rows=2000, n_features=5, n_variants=2, n_folds=2, base_model="lightgbm_small",

@@ -15,12 +15,13 @@ from optuna.trial import TrialState  # noqa: E402
 
 from harness.config import ParallelConfig  # noqa: E402
 from harness.trial import FitSample, TrialResult, TrialSpec  # noqa: E402
+from harness.errors import LockBusy  # noqa: E402
+from harness.locks import HostTrialLock, store_lock  # noqa: E402
+from harness.runner import TrialRunner  # noqa: E402
 from harness.tune import (  # noqa: E402
     PARAM,
     Measurement,
-    TrialMeasure,
     baseline_configs,
-    db_lock,
     default_study_name,
     format_outcome,
     is_feasible,
@@ -230,16 +231,16 @@ def test_search_space_holds_the_baselines_and_only_feasible_configs():
 
 def test_db_lock_refuses_a_second_measuring_process(tmp_path):
     db = tmp_path / "h.db"
-    with db_lock(db) as held:
+    with store_lock(db) as held:
         assert held and "pid" in Path(f"{db}.lock").read_text()
-        with pytest.raises(RuntimeError, match="allow-concurrent"):
-            with db_lock(db):
+        with pytest.raises(LockBusy, match="allow-concurrent"):
+            with store_lock(db):
                 pass
         warnings = []
-        with db_lock(db, allow_concurrent=True, warn=warnings.append) as second:
+        with store_lock(db, allow_concurrent=True, warn=warnings.append) as second:
             assert not second
         assert "corrupted" in warnings[0]
-    with db_lock(db) as held:  # released
+    with store_lock(db) as held:  # released
         assert held
 
 
@@ -276,7 +277,7 @@ def test_tune_records_into_the_store_beside_the_optuna_tables(tmp_path, monkeypa
     )
     with Store(db) as store:
         run_id = store.start_run({"hostname": "h"}, "tune", None)
-        measure = TrialMeasure("core", scenario, 60, store, run_id, host_lock=False)
+        measure = TrialRunner("core", scenario, store, run_id, timeout_s=60, lock=HostTrialLock(enabled=False))
         out = run(measure, space, cores, storage=sqlite_url(db), n_trials=20, repeats=2, study_name="tune:core:x", prune_ratio=None)
         store.finish_run(run_id, {"hostname": "h"})
     fits = load_fits(db)
@@ -322,7 +323,7 @@ def test_cli_tune_refuses_while_another_process_measures(tmp_path, capsys):
     from harness.cli import main
 
     db = tmp_path / "h.db"
-    with db_lock(db):  # another measuring process holds the lock: one line, exit 2, nothing measured
+    with store_lock(db):  # another measuring process holds the lock: one line, exit 2, nothing measured
         rc = main(["tune", "--scenario", TINY, "--trials", "3", "--db", str(db)])
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1 and "allow-concurrent" in err

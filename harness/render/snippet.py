@@ -1,0 +1,72 @@
+"""Code to paste: the learner built as the scenario builds it, and the fit call for a config.
+
+The constructor is filled in from :func:`scenarios.learner_kwargs` (factories, their
+params with the explicit thread count, ``n_variants``, ``is_classification``, folds,
+seed), so the snippet runs as printed once ``X, y, w`` exist.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from harness.config import ParallelConfig
+
+if TYPE_CHECKING:  # pragma: no cover
+    from scenarios import Scenario
+
+__all__ = ["snippet"]
+
+_FIT_LEVELS = ("n_jobs_cross_fitting", "n_jobs_base_learners")
+
+
+def _constructor(learner: str, kwargs: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """(import lines, constructor lines) of ``learner(**kwargs)`` written out."""
+    imports: dict[str, set[str]] = {}
+    args = []
+    for key, value in kwargs.items():
+        if key.endswith("_factory"):
+            if value is None:
+                continue
+            public = ".".join(part for part in value.__module__.split(".") if not part.startswith("_"))
+            imports.setdefault(public, set()).add(value.__name__)
+            args.append(f"    {key}={value.__name__},")
+        elif key.endswith("_model_params") and kwargs.get(key.replace("_params", "_factory")) is None:
+            continue
+        else:
+            args.append(f"    {key}={value!r},")
+    lines = [f"from {module} import {', '.join(sorted(names))}" for module, names in sorted(imports.items())]
+    return lines, [f"learner = {learner}(", *args, ")"]
+
+
+def snippet(config: ParallelConfig, scenario: dict[str, Any] | Scenario, engine: str = "core") -> str:
+    """Code to paste for ``config`` on ``scenario`` with ``engine``'s learner class."""
+    from scenarios import Scenario, get_base_model, learner_kwargs
+
+    s = scenario if isinstance(scenario, Scenario) else Scenario.from_dict(scenario)
+    learner = f"{s.learner}Learner"
+    module = "metalearners_core" if engine == "core" else "metalearners"
+    kwargs = learner_kwargs(s, config.model_n_jobs)
+    imports, ctor = _constructor(learner, kwargs)
+    pool = not config.is_auto and config.pool_workers > 1
+    lines = [*(["import joblib"] if pool else []), *imports, f"from {module} import {learner}", ""]
+    if config.is_auto:
+        return "\n".join([*lines, *ctor,
+                          'learner.fit(X, y, w, n_jobs_cross_fitting="auto", n_jobs_base_learners="auto")'
+                          "  # the scheduler splits the cores"])
+    spec = get_base_model(s.base_model)
+    if config.model_n_jobs is None:
+        lines.append("# model level: library default (no thread keyword set)")
+    elif spec.thread_param is None:
+        lines.append(f"# {s.base_model} has no thread keyword: limit it with "
+                     f"threadpoolctl.threadpool_limits({config.model_n_jobs}) around the fit")
+    lines += ctor
+    fit_args = [f"{name}={getattr(config, name)}" for name in _FIT_LEVELS if getattr(config, name) is not None]
+    omitted = [name for name in _FIT_LEVELS if getattr(config, name) is None]
+    fit = f"learner.fit(X, y, w{''.join(', ' + a for a in fit_args)})"
+    if omitted:
+        fit += f"  # {', '.join(omitted)}: library default (None)"
+    if pool:
+        lines += [f'with joblib.parallel_config(backend="{config.backend}"):', f"    {fit}"]
+    else:
+        lines.append(fit)
+    return "\n".join(lines)

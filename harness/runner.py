@@ -1,0 +1,143 @@
+"""The trial runner: every measurement a command makes goes through here.
+
+:class:`TrialRunner` runs one (engine, scenario, config) trial -- a fresh child
+process via :func:`harness.trial.run_trial`, fit 0 cold, then warm fits -- while
+holding the host-wide trial lock (:class:`harness.locks.HostTrialLock`), and records
+the result, ok or failed, in the store under the command's run. ``sweep`` gives the
+repeat number of its plan (and skips a trial a concurrent sweep already recorded);
+``tune`` and ``recommend`` take the next free repeat number of the config.
+:class:`Measurement` is what the searches see of one trial: its warm fits' figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from harness.config import ParallelConfig
+from harness.locks import HostTrialLock
+from harness import trial as trial_module  # run_trial looked up per call (tests replace it)
+from harness.trial import TrialResult, TrialSpec
+
+if TYPE_CHECKING:  # pragma: no cover
+    from harness.store import Store
+    from scenarios import Scenario
+
+__all__ = ["FITS_PER_TRIAL", "Measurement", "TrialRunner", "measurement_from_result"]
+
+#: Fits per trial: the cold warm-up and one warm measurement.
+FITS_PER_TRIAL = 2
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One repeat of one config: its warm fits' figures (usually one fit each).
+
+    ``walls``: warm wall-clock seconds; ``cpu``: CPU seconds of the process tree;
+    ``mem``: peak memory in MiB (None where the fit was too short to sample);
+    ``rmse``: CATE RMSE. ``ok`` False with a ``reason`` for a failed measurement.
+    """
+
+    walls: Sequence[float] = ()
+    cpu: Sequence[float] = ()
+    mem: Sequence[float | None] = ()
+    rmse: Sequence[float | None] = ()
+    ok: bool = True
+    reason: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("walls", "cpu", "mem", "rmse"):
+            object.__setattr__(self, name, [None if v is None else float(v) for v in getattr(self, name)])
+        if self.ok and not self.walls:
+            object.__setattr__(self, "ok", False)
+            object.__setattr__(self, "reason", self.reason or "no warm fit measured")
+
+
+def measurement_from_result(result: TrialResult) -> Measurement:
+    """The warm fits of one trial runner result (the cold warm-up fit left out)."""
+    warm = [s for s in result.samples if s.kind == "warm"]
+    return Measurement(
+        walls=[s.wall_s for s in warm],
+        cpu=[s.cpu_s for s in warm],
+        mem=[s.peak_mem_mb for s in warm],
+        rmse=[s.extras.get("cate_rmse") for s in warm],
+        ok=result.ok and bool(warm),
+        reason=result.reason if not result.ok else (None if warm else "no warm fit measured"),
+    )
+
+
+class TrialRunner:
+    """Runs and records the trials of one workload (engine + scenario).
+
+    ``lock``: the host trial lock to hold around each trial (a new enabled one by
+    default; ``HostTrialLock(enabled=False)`` to measure without it). Results are
+    recorded in ``store`` under ``run_id`` when both are given; ``results`` keeps
+    every result of this runner.
+    """
+
+    def __init__(
+        self,
+        engine: str,
+        scenario: Scenario,
+        store: Store | None = None,
+        run_id: str | None = None,
+        *,
+        timeout_s: float = 600.0,
+        fits: int = FITS_PER_TRIAL,
+        mem_interval_s: float | None = None,
+        lock: HostTrialLock | None = None,
+    ) -> None:
+        if fits < 2:
+            raise ValueError(f"fits={fits} is not allowed; a trial needs a cold and at least one warm fit (>= 2)")
+        self.engine, self.scenario, self.store, self.run_id = engine, scenario, store, run_id
+        self.timeout_s, self.fits, self.mem_interval_s = timeout_s, fits, mem_interval_s
+        self.lock = lock if lock is not None else HostTrialLock()
+        self.results: list[TrialResult] = []
+        self._next_repeat: dict[str, int] | None = None
+
+    def spec(self, config: ParallelConfig) -> TrialSpec:
+        extra: dict[str, Any] = {} if self.mem_interval_s is None else {"mem_interval_s": self.mem_interval_s}
+        return TrialSpec(
+            "scenario",
+            {"engine": self.engine, "scenario": self.scenario.to_dict(), "config": config.to_dict()},
+            repeats=self.fits,
+            timeout_s=self.timeout_s,
+            **extra,
+        )
+
+    def run(self, config: ParallelConfig, repeat: int | None = None) -> TrialResult | None:
+        """Measure ``config`` once and record it as ``repeat`` (default: the next free one).
+
+        With an explicit ``repeat`` already in the store (a concurrent sweep recorded
+        it meanwhile), nothing runs and None is returned.
+        """
+        with self.lock.held():
+            if repeat is not None and self.store is not None:
+                if self.store.has_trial(self.engine, self.scenario.id, config.id, repeat):
+                    return None
+            result = trial_module.run_trial(self.spec(config))
+        self.results.append(result)
+        if self.store is not None and self.run_id is not None:
+            repeat = self._take_repeat(config.id) if repeat is None else repeat
+            self.store.record_trial(self.run_id, self.engine, self.scenario, config, repeat, result)
+        return result
+
+    def measure(self, config: ParallelConfig) -> Measurement:
+        """One trial of ``config`` (next free repeat) as a :class:`Measurement`."""
+        result = self.run(config)
+        assert result is not None  # only an explicit repeat can be skipped
+        return measurement_from_result(result)
+
+    __call__ = measure
+
+    def _take_repeat(self, config_id: str) -> int:
+        if self._next_repeat is None:  # the store is read once per runner
+            self._next_repeat = {}
+            assert self.store is not None
+            for engine, scenario_id, cid, repeat in self.store.done():
+                if engine == self.engine and scenario_id == self.scenario.id:
+                    self._next_repeat[cid] = max(self._next_repeat.get(cid, 0), repeat + 1)
+        repeat = self._next_repeat.get(config_id, 0)
+        self._next_repeat[config_id] = repeat + 1
+        return repeat

@@ -1,0 +1,100 @@
+"""``python -m harness tune``: one study per scenario, measured for real, recorded in the store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from harness.config import BACKENDS
+from harness.engines import supports
+from harness.errors import UsageError
+from harness.render.hints import follow_up
+from harness.locks import HostTrialLock, store_lock
+from harness.runner import TrialRunner
+from harness.tune.space import baseline_configs, default_study_name, parse_objectives, search_space, sqlite_url
+from harness.tune.study import DEFAULT_PRUNE_RATIO, format_outcome, tune
+
+if TYPE_CHECKING:  # pragma: no cover
+    from scenarios import Scenario
+
+__all__ = ["run_tune"]
+
+
+def run_tune(
+    scenarios: Sequence[Scenario],
+    *,
+    db: str | Path,
+    engine: str = "core",
+    storage: str | None = None,
+    study: str | None = None,
+    n_trials: int = 20,
+    repeats: int = 3,
+    timeout_s: float = 600.0,
+    time_budget_s: float | None = None,
+    objectives: Sequence[str] = ("wall",),
+    seed: int = 0,
+    levels: list[int] | None = None,
+    backends: Sequence[str] = BACKENDS,
+    oversubscribe: float = 1.0,
+    prune_ratio: float | None = DEFAULT_PRUNE_RATIO,
+    allow_concurrent: bool = False,
+    preset: str | None = None,
+    log: Callable[[str], None] = print,
+) -> int:
+    """``python -m harness tune``: one study per scenario, measured for real, recorded in ``db``.
+
+    Returns 0, or 1 when a study ends without any completed trial.
+    """
+    from harness.measure import available_cores, collect_manifest, finish_manifest
+    from harness.store import Store
+
+    objectives = parse_objectives(objectives)
+    if study is not None and len(scenarios) != 1:
+        raise UsageError("--study names one study: use it with --scenario, not with a preset of several scenarios")
+    cores = available_cores()
+    space = [c for c in search_space(cores, levels, backends, oversubscribe) if supports(engine, c)]
+    baselines = baseline_configs(cores, backends, engine)
+    url = storage or sqlite_url(db)
+    status = 0
+    with store_lock(db, allow_concurrent, "tune") as held, Store(db) as store, HostTrialLock(not allow_concurrent) as lock:
+        manifest = collect_manifest()
+        run_id = store.start_run(manifest, "tune", preset)
+        try:
+            for scenario in scenarios:
+                name = study or default_study_name(engine, scenario.id, objectives)
+                measure = TrialRunner(engine, scenario, store, run_id, timeout_s=timeout_s, lock=lock)
+                log(f"{engine} | {scenario.id} | {cores} cores")
+                outcome = tune(
+                    measure,
+                    space,
+                    study_name=name,
+                    storage=url,
+                    n_trials=n_trials,
+                    repeats=repeats,
+                    objectives=objectives,
+                    baselines=baselines,
+                    prune_ratio=prune_ratio,
+                    seed=seed,
+                    time_budget_s=time_budget_s,
+                    meta={
+                        "engine": engine,
+                        "scenario_id": scenario.id,
+                        "scenario": scenario.to_dict(),
+                        "cores": cores,
+                        "created_by": "python -m harness tune",
+                    },
+                    fail_stale=held,
+                    log=log,
+                )
+                log(format_outcome(outcome))
+                if not outcome.best:
+                    status = 1
+                elif len(outcome.objectives) == 1:
+                    log("confirm it: " + follow_up("recommend", scenario=scenario.id, engine=engine, db=db))
+                log("")
+        finally:
+            store.finish_run(run_id, finish_manifest(manifest))
+    shown = storage or f"sqlite:///{db}"
+    log(f"studies stored in {shown}; open them with: pip install optuna-dashboard && optuna-dashboard {shown}")
+    return status
