@@ -5,9 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from harness.analysis.pareto import pareto_front
+from harness.analysis.summary import analyse
 from harness.config import ParallelConfig
-from harness.plots import pareto_front, plot_all, write_plots
-from harness.report import analyse
+from harness.plots import plot_all, write_plots
 from tests.harness.test_report import BROKEN, FAST, SERIAL, SLOW, failed_row, fit_rows, task_rows
 
 KINDS = ("heatmap", "scaling", "pareto", "box", "timeline")
