@@ -143,6 +143,8 @@ class TrialResult:
     of the trial still alive after it ended, which the supervisor killed.
     ``sampler_cpu_s`` is the CPU the supervisor's memory sampling used meanwhile
     (not in any fit's figures, but it competed with the fit for the cores).
+    ``started_at`` (``time.time()``) and ``wall_s`` span the whole trial, start-up to
+    the last straggler's end: what the store records as its start and end.
     """
 
     spec: TrialSpec
@@ -162,6 +164,7 @@ class TrialResult:
     traceback: str | None = None
     stderr_tail: str = ""
     leftovers: list[str] = field(default_factory=list)
+    started_at: float | None = None  # time.time() when the child was started
 
     @property
     def ok(self) -> bool:
@@ -203,6 +206,7 @@ def _known_fields(cls: type, d: dict[str, Any]) -> dict[str, Any]:
 def run_trial(spec: TrialSpec) -> TrialResult:
     """Measure ``spec`` in a fresh child process; never raises for a failed trial."""
     tag = uuid.uuid4().hex
+    started_at = time.time()  # the trial's span on the wall clock (stored start/end)
     started = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "harness._worker"],
@@ -257,6 +261,7 @@ def run_trial(spec: TrialSpec) -> TrialResult:
         n_cores=n_cores,
         exit_code=proc.returncode,
         wall_s=wall_s,
+        started_at=started_at,
         prepare_s=report.get("prepare_s"),
         trial_cpu_s=trial_cpu_s,
         worker_cpu_s=report.get("tree_cpu_end_s"),

@@ -217,12 +217,14 @@ def test_recommend_remeasures_the_leaders_interleaved(store_db):
         run_id = store.start_run({"hostname": "h"}, "recommend", None)
     measure = FakeMeasure(store_db, run_id)
     rec = recommend(store_db, SCENARIO, top=3, repeats=5, cores=CORES, measure=measure, run_id=run_id, log=None)
-    # the leaders (top 3 by median) plus the default config, missing from the store
+    # the leaders (top 3 by median) plus THE serial config and the library default: the
+    # speed-ups' baselines are re-measured in the same interleaved rounds
     lead = {"m2-f2-s1-loky", "m1-f2-s2-loky", "m1-f2-s1-loky"}
-    assert set(measure.order) == lead | {"default"}
+    rounds_of = lead | {"default", "m1-f1-s1-loky"}
+    assert set(measure.order) == rounds_of
     # round-robin: each round measures every config once, in a (seeded) random order
-    rounds = [measure.order[i : i + 4] for i in range(0, 20, 4)]
-    assert all(sorted(r) == sorted(lead | {"default"}) for r in rounds)
+    rounds = [measure.order[i : i + 5] for i in range(0, 25, 5)]
+    assert all(sorted(r) == sorted(rounds_of) for r in rounds)
     assert len({tuple(r) for r in rounds}) > 1
     # decided on this run's samples of the leaders only (5 each); the two 1.3 s
     # configs are equally simple (4 threads, 2 levels, loky), the 2.2 s one is slower
@@ -231,13 +233,15 @@ def test_recommend_remeasures_the_leaders_interleaved(store_db):
     assert (rec.decision.table["n"] == 5).all()
     assert rec.config.id in {"m2-f2-s1-loky", "m1-f2-s2-loky"}
     assert rec.decision.table.set_index("config_id").loc["m1-f2-s1-loky", "verdict"] == "slower"
-    # speed-ups from the store, with intervals around the true ratios
+    # speed-ups from this run's interleaved samples only, with intervals around the true ratios
+    assert rec.samples.startswith("re-measured interleaved")
     serial = rec.speedups["vs_serial"]
-    assert serial["baseline"] == "m1-f1-s1-loky" and serial["ci95"][0] < 4.0 / 1.3 < serial["ci95"][1] * 1.05
+    assert serial["baseline"] == "m1-f1-s1-loky" and serial["n_baseline"] == 5 and serial["n"] == 5
+    assert serial["ci95"][0] < 4.0 / 1.3 < serial["ci95"][1] * 1.05
     default = rec.speedups["vs_default"]
     assert default["n_baseline"] == 5 and default["ci95"][0] <= default["ratio"] <= default["ci95"][1]
     fits = load_fits(store_db)
-    assert (fits["run_id"] == run_id).sum() == 2 * 20  # every re-measurement stored (cold + warm)
+    assert (fits["run_id"] == run_id).sum() == 2 * 25  # every re-measurement stored (cold + warm)
     text = render_text(rec)
     assert "Mann-Whitney" in text and "```python" in text and "vs serial" in text
     assert json.loads(json.dumps(rec.to_dict()))["recommended"]["config_id"] == rec.config.id
