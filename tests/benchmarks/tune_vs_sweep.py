@@ -24,9 +24,13 @@ from pathlib import Path
 import numpy as np
 
 from harness.config import ParallelConfig
-from harness.report import ALPHA, config_from_row, format_table, mann_whitney_p, min_attainable_p, summarise, warm_fits
+from harness.analysis.samples import config_from_row, warm_fits
+from harness.analysis.stats import ALPHA, verdict
+from harness.analysis.summary import summarise
+from harness.render.tables import format_table
 from harness.store import Store, load_fits
-from harness.tune import PARAM, TrialMeasure, default_study_name, run_tune, sqlite_url
+from harness.runner import TrialRunner
+from harness.tune import PARAM, default_study_name, run_tune, sqlite_url
 from scenarios import Scenario, load_preset, sweep_settings
 
 
@@ -39,7 +43,7 @@ def confirm(scenario: Scenario, engine: str, db: Path, configs: dict[str, Parall
     with Store(db) as store:
         manifest = collect_manifest()
         run_id = store.start_run(manifest, "tune_vs_sweep confirm", None)
-        measure = TrialMeasure(engine, scenario, store=store, run_id=run_id)
+        measure = TrialRunner(engine, scenario, store, run_id)
         order = list(configs)
         for r in range(rounds):
             rng.shuffle(order)
@@ -101,13 +105,11 @@ def main() -> None:
             else:
                 configs = {cid: config_from_row(swept[swept["config_id"] == cid].iloc[0]) for cid in (pick, best)}
                 walls = confirm(scenario, args.engine, db, configs, args.confirm, seed=i)
-                p = mann_whitney_p(walls[pick], walls[best])
-                powerless = min_attainable_p(len(walls[pick]), len(walls[best])) >= ALPHA
+                p, judged = verdict(walls[pick], walls[best], ALPHA)  # the harness's one rule
                 row |= {
                     "confirmed pick / best": f"{np.median(walls[pick]) / np.median(walls[best]):.3f}",
                     "p (pick slower)": f"{p:.3f}",
-                    # With too few samples the test can never say "slower": no verdict then.
-                    "verdict": "cannot tell" if powerless else "tied" if p >= ALPHA else "slower",
+                    "verdict": judged,
                 }
             rows.append(row)
     tied = sum(r["verdict"] in ("tied", "same config") for r in rows)
