@@ -19,6 +19,18 @@ __all__ = ["snippet"]
 _FIT_LEVELS = ("n_jobs_cross_fitting", "n_jobs_base_learners")
 
 
+def _public_module(cls: type) -> str:
+    """The shortest module path that exports ``cls`` (``lightgbm``, ``sklearn.ensemble``)."""
+    import importlib
+
+    parts = cls.__module__.split(".")
+    for n in range(1, len(parts) + 1):
+        path = ".".join(parts[:n])
+        if not parts[n - 1].startswith("_") and getattr(importlib.import_module(path), cls.__name__, None) is cls:
+            return path
+    return cls.__module__
+
+
 def _constructor(learner: str, kwargs: dict[str, Any]) -> tuple[list[str], list[str]]:
     """(import lines, constructor lines) of ``learner(**kwargs)`` written out."""
     imports: dict[str, set[str]] = {}
@@ -27,8 +39,7 @@ def _constructor(learner: str, kwargs: dict[str, Any]) -> tuple[list[str], list[
         if key.endswith("_factory"):
             if value is None:
                 continue
-            public = ".".join(part for part in value.__module__.split(".") if not part.startswith("_"))
-            imports.setdefault(public, set()).add(value.__name__)
+            imports.setdefault(_public_module(value), set()).add(value.__name__)
             args.append(f"    {key}={value.__name__},")
         elif key.endswith("_model_params") and kwargs.get(key.replace("_params", "_factory")) is None:
             continue
