@@ -1,0 +1,154 @@
+"""The readers of a results store: DataFrames of its fits, tasks and runs, and the export.
+
+Read-only: a reader never creates or migrates a file (a missing path is a
+``FileNotFoundError``, a file without harness tables a ``ValueError``). Each reader
+joins a table with its trial's identity (engine, scenario, config, repeat) and fixes
+the dtypes: a parallel level of ``None`` (the library default) is NaN, ``cold`` a bool.
+:func:`export` writes :func:`load_fits` as CSV or Parquet.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from harness.config import LEVELS
+from harness.store.schema import check_db_file, connect, schema_version
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+__all__ = ["export", "load_all", "load_fits", "load_runs", "load_tasks"]
+
+
+@contextmanager
+def _reader(path: str | Path) -> Iterator[sqlite3.Connection]:
+    path = Path(path)
+    check_db_file(path, must_exist=True)
+    conn = connect(path)
+    try:
+        version = schema_version(conn, path)
+        if version == 0:
+            raise ValueError(f"{path}: is not a harness results database (no harness tables)")
+        yield conn
+    finally:
+        conn.close()
+
+
+_FITS_SQL = """
+SELECT t.run_id, t.trial_id, t.engine, t.scenario_id,
+       t.learner, t.n_rows, t.n_features, t.n_variants, t.n_folds, t.base_model,
+       t.outcome, t.effect, t.propensity, t.seed,
+       t.config_id, t.model_n_jobs, t.n_jobs_cross_fitting, t.n_jobs_base_learners, t.backend,
+       t.repeat, f.fit_index, f.cold, t.status, t.reason,
+       f.wall_s, f.cpu_s, f.cpu_util, f.peak_mem_mb, f.base_mem_mb,
+       COALESCE(f.mem_measure, t.mem_measure) AS mem_measure, f.mem_samples,
+       f.cate_rmse, f.n_tasks, t.n_cores,
+       t.trial_wall_s, t.trial_cpu_s, t.prepare_s, t.exit_code, t.hostname, t.started_at
+FROM harness_trials AS t
+LEFT JOIN harness_fits AS f ON f.trial_id = t.trial_id
+ORDER BY t.trial_id, f.fit_index
+"""
+
+
+def load_fits(path: str | Path) -> pd.DataFrame:
+    """One row per fit, with its trial's engine, scenario fields and config.
+
+    A failed trial that completed no fit gives one row with ``status`` "failed",
+    its ``reason``, and NaN ``fit_index``/figures (``cold`` False). Fits that a
+    failed trial did complete keep ``status`` "failed" too. ``cold`` marks fit 0 of
+    a trial, the warm-up: leave it out of rankings. The three levels are float with
+    NaN for the library default (``config_id`` says "d"/"default").
+    """
+    import pandas as pd
+
+    with _reader(path) as conn:
+        df = pd.read_sql_query(_FITS_SQL, conn)
+    df["cold"] = df["cold"].fillna(0).astype(bool)
+    for name in (*LEVELS, "fit_index", "wall_s", "cpu_s", "cpu_util", "peak_mem_mb",
+                 "base_mem_mb", "mem_samples", "cate_rmse", "n_tasks", "n_cores",
+                 "trial_wall_s", "trial_cpu_s", "prepare_s", "exit_code"):
+        df[name] = pd.to_numeric(df[name], errors="coerce").astype("float64")
+    for name in ("trial_id", "n_rows", "n_features", "n_variants", "n_folds", "seed", "repeat"):
+        df[name] = df[name].astype("int64")
+    return df
+
+
+_TASKS_SQL = """
+SELECT k.trial_id, k.fit_index, t.engine, t.scenario_id, t.config_id, t.repeat,
+       k.task_index, k.stage, k.model_kind, k.model_ord, k.fold, k.n_rows,
+       k.start_s, k.end_s, k.t_start, k.pid, k.thread, k.model_n_jobs, k.openmp_threads,
+       f.cold, t.run_id, t.n_cores, t.status
+FROM harness_tasks AS k
+JOIN harness_trials AS t ON t.trial_id = k.trial_id
+LEFT JOIN harness_fits AS f ON f.trial_id = k.trial_id AND f.fit_index = k.fit_index
+ORDER BY k.trial_id, k.fit_index, k.task_index
+"""
+
+
+def load_tasks(path: str | Path) -> pd.DataFrame:
+    """One row per base-model fit of a recorded task trace (core engine only).
+
+    ``fold`` is NaN for the overall model; ``start_s``/``end_s`` are relative to the
+    fit's first task; ``cold`` tells whether the fit was the trial's warm-up.
+    """
+    import pandas as pd
+
+    with _reader(path) as conn:
+        df = pd.read_sql_query(_TASKS_SQL, conn)
+    for name in ("fold", "model_n_jobs", "openmp_threads", "n_cores"):
+        df[name] = pd.to_numeric(df[name], errors="coerce").astype("float64")
+    df["cold"] = df["cold"].fillna(0).astype(bool)
+    return df
+
+
+def load_runs(path: str | Path) -> pd.DataFrame:
+    """One row per run: run_id, started_at, finished_at (None if it never finished),
+    command, preset, hostname, manifest (a dict), n_trials."""
+    import pandas as pd
+
+    with _reader(path) as conn:
+        df = pd.read_sql_query(
+            "SELECT r.run_id, r.started_at, r.finished_at, r.command, r.preset, r.hostname,"
+            " r.manifest, (SELECT COUNT(*) FROM harness_trials AS t WHERE t.run_id = r.run_id)"
+            " AS n_trials FROM harness_runs AS r ORDER BY r.started_at, r.run_id",
+            conn,
+        )
+    df["manifest"] = [json.loads(m) for m in df["manifest"]]
+    return df
+
+
+def load_all(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+    """(fits, tasks, runs) of a store; runs is None where that table cannot be read."""
+    fits, tasks = load_fits(path), load_tasks(path)
+    try:
+        runs = load_runs(path)
+    except Exception:  # noqa: BLE001 -- the runs table only decorates a report
+        runs = None
+    return fits, tasks, runs
+
+
+def export(path: str | Path, fmt: str, out: Path) -> None:
+    """Write :func:`load_fits` (one row per fit) to ``out`` as "csv" or "parquet"."""
+    if fmt not in ("csv", "parquet"):
+        raise ValueError(f"format {fmt!r} is not allowed; choose csv or parquet")
+    df = load_fits(path)
+    out = Path(out)
+    if out.exists() and out.is_dir():
+        raise ValueError(f"{out}: is a directory; give a file name")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ValueError(f"{out}: cannot create its folder: {e.strerror or e}") from None
+    if fmt == "csv":
+        df.to_csv(out, index=False)
+        return
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        raise ValueError("parquet export needs pyarrow: pip install pyarrow") from None
+    df.to_parquet(out, index=False)
