@@ -6,6 +6,7 @@ three levels of parallelism are real knobs: the base models' own threads
 (``n_jobs_cross_fitting``) and the models of each stage (``n_jobs_base_learners``).
 """
 
+from metalearners_core._config import config_context, get_config, set_config
 from metalearners_core._execution import TaskRecord
 from metalearners_core.cross_fit_estimator import CrossFitEstimator
 from metalearners_core.drlearner import DRLearner
@@ -25,7 +26,10 @@ __all__ = [
     "TLearner",
     "TaskRecord",
     "XLearner",
+    "config_context",
+    "get_config",
     "metalearner_factory",
+    "set_config",
     "simplify_output",
 ]
 __version__ = "0.1.0"

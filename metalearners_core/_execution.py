@@ -54,11 +54,13 @@ from typing import Any
 
 import joblib
 import numpy as np
+import sklearn
 from joblib import cpu_count, effective_n_jobs
 from joblib.executor import get_memmapping_executor
 from joblib.parallel import default_parallel_config, get_active_backend
 from threadpoolctl import threadpool_info
 
+from metalearners_core._config import get_config
 from metalearners_core._lightgbm_bins import BinsOfFit, binned_once
 from metalearners_core._utils import n_rows, take_rows
 
@@ -271,6 +273,7 @@ class _Task:
     predict_method: str | None = None  # then the model predicts, after its fit,
     predict_X: Any = None  # these data (None: the task's X, all rows)...
     predict_rows: tuple = ()  # ...these row sets of them
+    sklearn_config: dict = field(default_factory=dict)  # the caller's sklearn.get_config()
 
 
 @functools.lru_cache(maxsize=1024)
@@ -289,7 +292,9 @@ def _run_task(task: _Task, bins: BinsOfFit | None) -> tuple[Any, list | None, Ta
     X = X_all
     if task.rows is not None:
         X, y = take_rows(X_all, task.rows), take_rows(y, task.rows)
-    with binned_once(bins, task.rows_key, task.factory) as binning:
+    # The caller's scikit-learn settings hold in every worker, thread or process
+    # (as sklearn.utils.parallel does for joblib).
+    with sklearn.config_context(**task.sklearn_config), binned_once(bins, task.rows_key, task.factory) as binning:
         model = task.factory(**task.params).fit(X, y, **task.fit_params)
     predictions = None
     if task.predict_method is not None:
@@ -367,6 +372,7 @@ def _tasks(job_index: int, job: CrossFitJob, params: dict, share: Callable[[Any]
     # its id is unique) and the same rows train on the same data.
     data_key = id(job.X)
     wanted = job.predictions
+    sklearn_config = sklearn.get_config()  # read in the calling thread
     tasks = []
     for fold in job.folds:
         rows = None if fold is OVERALL_FOLD else job.splits[fold][0]
@@ -377,7 +383,7 @@ def _tasks(job_index: int, job: CrossFitJob, params: dict, share: Callable[[Any]
         elif wanted is not None and fold is OVERALL_FOLD and wanted.outside_rows:
             predict = {"predict_method": wanted.method, "predict_X": share(wanted.outside_X), "predict_rows": wanted.outside_rows}
         rows_key = (data_key, None if rows is None else _digest(rows))
-        tasks.append(_Task(job_index, job.stage, job.model_kind, job.model_ord, fold, job.estimator_factory, params, X, y, rows, fit_params, rows_key, **predict))
+        tasks.append(_Task(job_index, job.stage, job.model_kind, job.model_ord, fold, job.estimator_factory, params, X, y, rows, fit_params, rows_key, **predict, sklearn_config=sklearn_config))
     return tasks
 
 
@@ -459,7 +465,8 @@ def run_fit_graph(
     plan = plan_execution(jobs, pending, n_jobs_cross_fitting, n_jobs_base_learners)
     in_process = plan.backend != "processes"  # worker processes would each get a copy
     with _executor(plan) as executor, _SharedFolder(enabled=not in_process) as shared:
-        _schedule(executor, plan, jobs, pending, on_fitted, set(fitted), shared.share, BinsOfFit() if in_process else None)
+        bins = BinsOfFit() if in_process and get_config()["share_lightgbm_bins"] else None
+        _schedule(executor, plan, jobs, pending, on_fitted, set(fitted), shared.share, bins)
     return plan
 
 

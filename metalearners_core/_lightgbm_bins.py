@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import warnings
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -91,9 +92,38 @@ def binned_once(bins: BinsOfFit | None, rows_key: Hashable, factory: Any) -> Con
     ``rows_key`` must identify the training data exactly within the fit (the same
     feature matrix and rows).
     """
-    if bins is None or not getattr(factory, "__module__", "").startswith("lightgbm"):
+    if bins is None or not getattr(factory, "__module__", "").startswith("lightgbm") or not _supported():
         return nullcontext(Binning())
     return _active(bins, rows_key)
+
+
+#: What sharing relies on in LightGBM beyond its documented API (checked on first use).
+_DATASET_ATTRIBUTES = (
+    "_handle", "_predictor", "reference", "used_indices", "data", "params", "label", "weight",
+    "init_score", "group", "feature_name", "categorical_feature",
+    "construct", "set_label", "set_field", "set_weight",
+)  # fmt: skip
+
+
+@functools.cache
+def _supported() -> bool:
+    """Whether this LightGBM has everything sharing relies on; else one warning and
+    plain builds (the models are the same, only slower to bin)."""
+    import lightgbm
+    import lightgbm.sklearn
+
+    probe = lightgbm.Dataset(np.zeros((2, 1)), label=np.zeros(2), free_raw_data=False)
+    missing = [name for name in _DATASET_ATTRIBUTES if not hasattr(probe, name)]
+    if not hasattr(lightgbm.sklearn, "Dataset"):
+        missing.append("lightgbm.sklearn.Dataset")
+    if missing:
+        warnings.warn(
+            f"metalearners_core: LightGBM {lightgbm.__version__} lacks {', '.join(missing)}, which sharing "
+            "binned data relies on; every LightGBM model bins its data itself (same models, slower fits)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return not missing
 
 
 @contextmanager

@@ -1,0 +1,53 @@
+"""The library's own settings (scikit-learn style): :func:`set_config`, :func:`get_config`,
+:func:`config_context`.
+
+``share_lightgbm_bins`` (default True): LightGBM models that train on the same rows
+of one fit share one binned Dataset (:mod:`metalearners_core._lightgbm_bins`). It
+only ever happens in-process (threads or serial); worker processes bin as before.
+Set it to False to build every Dataset from scratch (the models are the same).
+Settings are process-wide and read when a fit starts.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+__all__ = ["config_context", "get_config", "set_config"]
+
+_DEFAULTS: dict[str, Any] = {"share_lightgbm_bins": True}
+_TYPES: dict[str, type] = {"share_lightgbm_bins": bool}
+_config = dict(_DEFAULTS)
+_lock = threading.Lock()
+
+
+def get_config() -> dict[str, Any]:
+    """The current settings (a copy)."""
+    with _lock:
+        return dict(_config)
+
+
+def set_config(**settings: Any) -> None:
+    """Change settings, e.g. ``set_config(share_lightgbm_bins=False)``."""
+    for key, value in settings.items():
+        if key not in _DEFAULTS:
+            raise ValueError(f"unknown setting {key!r}; allowed: {', '.join(sorted(_DEFAULTS))}")
+        if not isinstance(value, _TYPES[key]):
+            raise TypeError(f"{key}={value!r} is not allowed; use a {_TYPES[key].__name__}")
+    with _lock:
+        _config.update(settings)
+
+
+@contextmanager
+def config_context(**settings: Any) -> Iterator[None]:
+    """Settings changed for the ``with`` block, restored after it."""
+    before = get_config()
+    set_config(**settings)
+    try:
+        yield
+    finally:
+        with _lock:
+            _config.clear()
+            _config.update(before)
