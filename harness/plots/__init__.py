@@ -4,6 +4,7 @@ Per engine + scenario (file names ``<engine>_<scenario id>_<kind>.png``):
 
 * ``heatmap``  (:mod:`.heatmap`)  -- median warm wall (and speed-up) over fold level x
   stage level, one panel per model-level thread count, the better backend per cell;
+  the d/d/d cell is the library default, ``auto`` a panel of its own;
 * ``scaling``  (:mod:`.scaling`)  -- speed-up vs threads used per config, with the
   perfect-scaling line and the ideal bound ``serial / max(work / workers, span)``
   (serial: the engine's own serial wall for core; core's work for the package, whose
@@ -19,9 +20,12 @@ and ``across_<engine>_speedup.png`` (:mod:`.across_speedup`) -- the winner's spe
 per scenario beside the library default's and the ideal bound's. Engines side by
 side: ``compare_engines.png`` (:mod:`.compare`, ``python -m harness compare --plot``).
 
-Every ``*_figure`` function takes analysis objects (:mod:`harness.analysis`) and
-returns a :class:`matplotlib.figure.Figure` (no pyplot, no global state), so the
-notebook can reuse them; :func:`write_plots` saves them all (:mod:`.write`).
+``auto`` (metalearners_core picks every level) has its own colour in every figure,
+"default" always means the library default, and no label is clipped or drawn over
+another (a label without room is left out and counted). Every ``*_figure`` function
+takes analysis objects (:mod:`harness.analysis`) and returns a
+:class:`matplotlib.figure.Figure` (no pyplot, no global state), so the notebook can
+reuse them; :func:`write_plots` saves them all (:mod:`.write`).
 """
 
 from harness.plots._style import DPI, place_labels

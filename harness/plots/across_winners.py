@@ -24,13 +24,17 @@ from matplotlib.patches import Rectangle
 from harness.analysis.design import factor_groups, scenario_diff
 from harness.analysis.samples import config_from_row
 from harness.analysis.summary import ScenarioAnalysis
-from harness.plots._style import _figure, _no_data, _short_label, _short_scenario, _text_color
+from harness.plots._style import AUTO_COLOR, _figure, _no_data, _short_label, _short_scenario, _text_color
 
 __all__ = ["across_winners_figure"]
 
 
-def _effective_levels(row: pd.Series, cores: int) -> tuple[int, int, int]:
+def _effective_levels(row: pd.Series, cores: int) -> tuple[int, int, int] | None:
+    """Threads per model, fold workers, stage workers of a config on ``cores``; None
+    for ``auto``, whose scheduler picks them per fit (the store keeps no levels)."""
     config = config_from_row(row)
+    if config.is_auto:
+        return None
     return config.model_threads(cores), config.n_jobs_cross_fitting or 1, config.n_jobs_base_learners or 1
 
 
@@ -110,7 +114,10 @@ def across_winners_figure(analyses: list[ScenarioAnalysis], max_row_cells: int =
         for ax, (title, cols) in zip(axes, row):
             for j, (_, a) in enumerate(cols):
                 levels = _effective_levels(a.fastest, a.cores)
-                for i, v in enumerate(levels):
+                if levels is None:  # auto: no level values of its own to show
+                    ax.add_patch(Rectangle((j - 0.5, -0.5), 1, 3, facecolor=AUTO_COLOR, edgecolor="white", lw=1.5))
+                    ax.text(j, 1, "auto", ha="center", va="center", fontsize=11, fontweight="bold", color="white")
+                for i, v in enumerate(levels or ()):
                     rgba = cmap(norm(math.log2(v)))
                     ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor=rgba, edgecolor="white", lw=1.5))
                     ax.text(j, i, str(v), ha="center", va="center", fontsize=11, fontweight="bold",
@@ -130,13 +137,15 @@ def across_winners_figure(analyses: list[ScenarioAnalysis], max_row_cells: int =
                 spine.set_visible(False)
             ax.set_title(title, fontsize=10, fontweight="bold")
     engine = analyses[0].engine
+    auto_won = any(_effective_levels(a.fastest, a.cores) is None for a in analyses)
     design = (
         f"centre: {_short_label(centre)}" if panels[0][0] != "scenarios"
         else "(these scenarios do not vary one factor at a time)"
     )
     fig.suptitle(
         f"Which level wins: the fastest config's split of the {cores} cores, per scenario ({engine} engine)\n"
-        f"{design}; under each: the winner, its speed-up vs serial, configs tied with it",
+        f"{design}; under each: the winner, its speed-up vs serial, configs tied with it"
+        + ("; auto: core's scheduler picks every level" if auto_won else ""),
         fontsize=10,
     )
     return fig
