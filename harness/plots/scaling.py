@@ -18,8 +18,8 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter
 
 from harness.analysis.summary import ScenarioAnalysis
-from harness.config import LEVELS
-from harness.plots._style import LEVEL_NAMES, _figure, _no_data, _suptitle, place_labels
+from harness.config import LEVELS, ParallelConfig
+from harness.plots._style import AUTO_COLOR, DEFAULT_COLOR, LEVEL_NAMES, _figure, _no_data, _suptitle, label_points
 
 __all__ = ["scaling_figure"]
 
@@ -27,6 +27,8 @@ __all__ = ["scaling_figure"]
 def _level_used(row: pd.Series) -> str:
     if row["config_id"] == "default":
         return "library default"
+    if ParallelConfig.from_id(row["config_id"]).is_auto:
+        return "auto"
     used = [LEVEL_NAMES[n] for n in LEVELS if (row[n] or 1) > 1]
     if not used:
         return "serial"
@@ -38,9 +40,12 @@ _USED_COLORS = {  # legend order; mixed levels go before the library default
     "model level": "#1f77b4",
     "fold level": "#ff7f0e",
     "stage level": "#2ca02c",
-    "library default": "#d62728",
+    "library default": DEFAULT_COLOR,
+    "auto": AUTO_COLOR,
 }
-_MIXED_COLORS = ["#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22"]
+_MIXED_COLORS = ["#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"]
+#: marker per backend: the library default has none (diamond), auto chooses its own (star)
+_MARKERS = {"loky": "o", "threading": "s", None: "D", "auto": "*"}
 
 
 def scaling_figure(a: ScenarioAnalysis) -> Figure:
@@ -75,7 +80,7 @@ def scaling_figure(a: ScenarioAnalysis) -> Figure:
     used = ranked.apply(_level_used, axis=1)
     mixed = [u for u in dict.fromkeys(used) if u not in _USED_COLORS]
     colors = {**_USED_COLORS, **{u: _MIXED_COLORS[i % len(_MIXED_COLORS)] for i, u in enumerate(mixed)}}
-    markers = {"loky": "o", "threading": "s", None: "D"}
+    markers = _MARKERS
     # configs with the same thread count side by side around it (fastest on the left)
     k = ranked.groupby("threads").cumcount().to_numpy()
     n = ranked.groupby("threads")["threads"].transform("size").to_numpy()
@@ -87,7 +92,7 @@ def scaling_figure(a: ScenarioAnalysis) -> Figure:
         backend = r["backend"] if isinstance(r["backend"], str) else None
         ax.errorbar(
             x, r["speedup"], yerr=[[r["speedup"] - lo], [hi - r["speedup"]]], fmt=markers.get(backend, "o"),
-            color=colors[u], ms=9 if fastest else 6, mec="black" if fastest else colors[u], mew=1.5 if fastest else 1,
+            color=colors[u], ms=(9 if fastest else 6) * (1.5 if backend == "auto" else 1), mec="black" if fastest else colors[u], mew=1.5 if fastest else 1,
             capsize=2, zorder=3, elinewidth=0.8,
         )
     top = float(np.nanmax([*(a.serial_wall_s / ranked["wall_q1"]), 1.0]))
@@ -105,14 +110,13 @@ def scaling_figure(a: ScenarioAnalysis) -> Figure:
         ax.set_xlim(0.5, max_threads + 0.6)
         ax.set_ylim(0, top * 1.12)
         ax.set_xticks(range(1, max_threads + 1))
-    place_labels(ax, xs, ranked["speedup"], list(ranked["config_id"]),
-                 colors=["black" if v == "fastest" else "#404040" for v in ranked["verdict"]])
     ax.set_xlabel("threads used = model n_jobs x fold workers x stage workers")
     ax.set_ylabel(f"speed-up vs serial ({a.serial_config}: {a.serial_wall_s:.3g} s)")
     order = list(_USED_COLORS)
     present = sorted(dict.fromkeys(used), key=lambda u: (order.index(u) if u in order else 3.5, u))
-    level_handles = [Line2D([], [], color=colors[u], marker="D" if u == "library default" else "o", ls="", label=u)
-                     for u in present]
+    shape = {"library default": "D", "auto": "*"}
+    level_handles = [Line2D([], [], color=colors[u], marker=shape.get(u, "o"), ls="", ms=9 if u == "auto" else 6,
+                            label=u) for u in present]
     backend_handles = [Line2D([], [], color="#505050", marker=markers[b], ls="", label=b)
                        for b in ("loky", "threading") if (ranked["backend"] == b).any()]
     backend_handles.append(Line2D([], [], color="white", marker="o", mec="black", mew=1.5, ms=9, ls="", label="fastest"))
@@ -123,5 +127,15 @@ def scaling_figure(a: ScenarioAnalysis) -> Figure:
                title_fontsize=8)
     ax.grid(alpha=0.3)
     _suptitle(fig, "Speed-up vs threads used (median; bars: IQR)", a)
+    # labels last, on the final layout; the fastest and the named configs first
+    fastest = (ranked["verdict"] == "fastest").to_numpy()
+    named = np.isin(used, ["serial", "library default", "auto"])
+    order = np.lexsort((-ranked["speedup"].to_numpy(float), np.where(fastest, 0, np.where(named, 1, 2))))
+    is_auto = np.asarray(used) == "auto"
+    iqr = [(x, a.serial_wall_s / r["wall_q3"], x, a.serial_wall_s / r["wall_q1"]) for (_, r), x in zip(ranked.iterrows(), xs)]
+    label_points(ax, lambda text: ax.set_title(text, fontsize=7, color="#606060", loc="right"),
+                 xs, ranked["speedup"], list(ranked["config_id"]),
+                 colors=["black" if v == "fastest" else "#404040" for v in ranked["verdict"]],
+                 radii=np.where(fastest, 5.5, 3.5) * np.where(is_auto, 1.5, 1.0), order=order, obstacles=iqr)
     return fig
 
