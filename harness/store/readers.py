@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.config import LEVELS
-from harness.store.schema import check_db_file, connect, schema_version
+from harness.store.schema import check_db_file, connect, schema_version, table_columns, task_column_names
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -48,11 +48,19 @@ SELECT t.run_id, t.trial_id, t.engine, t.scenario_id,
        f.wall_s, f.cpu_s, f.cpu_util, f.peak_mem_mb, f.base_mem_mb,
        COALESCE(f.mem_measure, t.mem_measure) AS mem_measure, f.mem_samples,
        f.cate_rmse, f.n_tasks, t.n_cores,
-       t.trial_wall_s, t.trial_cpu_s, t.prepare_s, t.exit_code, t.hostname, t.started_at
+       t.trial_wall_s, t.trial_cpu_s, t.prepare_s, t.exit_code, t.hostname, t.started_at,
+       b.bins_built, b.bins_copied
 FROM harness_trials AS t
 LEFT JOIN harness_fits AS f ON f.trial_id = t.trial_id
+LEFT JOIN ({bins}) AS b ON b.trial_id = f.trial_id AND b.fit_index = f.fit_index
 ORDER BY t.trial_id, f.fit_index
 """
+#: Per fit, how many of its tasks built LightGBM bins and how many copied them.
+_BINS_SQL = (
+    "SELECT trial_id, fit_index, SUM(bins = 'built') AS bins_built, SUM(bins = 'copied') AS bins_copied"
+    " FROM harness_tasks GROUP BY trial_id, fit_index"
+)
+_NO_BINS_SQL = "SELECT NULL AS trial_id, NULL AS fit_index, NULL AS bins_built, NULL AS bins_copied"
 
 
 def load_fits(path: str | Path) -> pd.DataFrame:
@@ -67,21 +75,26 @@ def load_fits(path: str | Path) -> pd.DataFrame:
     import pandas as pd
 
     with _reader(path) as conn:
-        df = pd.read_sql_query(_FITS_SQL, conn)
+        has_bins = "bins" in table_columns(conn, "harness_tasks")
+        df = pd.read_sql_query(_FITS_SQL.format(bins=_BINS_SQL if has_bins else _NO_BINS_SQL), conn)
     df["cold"] = df["cold"].fillna(0).astype(bool)
     for name in (*LEVELS, "fit_index", "wall_s", "cpu_s", "cpu_util", "peak_mem_mb",
                  "base_mem_mb", "mem_samples", "cate_rmse", "n_tasks", "n_cores",
-                 "trial_wall_s", "trial_cpu_s", "prepare_s", "exit_code"):
+                 "trial_wall_s", "trial_cpu_s", "prepare_s", "exit_code", "bins_built", "bins_copied"):
         df[name] = pd.to_numeric(df[name], errors="coerce").astype("float64")
     for name in ("trial_id", "n_rows", "n_features", "n_variants", "n_folds", "seed", "repeat"):
         df[name] = df[name].astype("int64")
     return df
 
 
-_TASKS_SQL = """
+def _tasks_sql(conn: sqlite3.Connection) -> str:
+    """The task table's columns (:func:`task_columns`), NULL where an older file
+    that no writer has migrated yet lacks one (``bins`` in schema 1)."""
+    present = set(table_columns(conn, "harness_tasks"))
+    columns = ", ".join(f"k.{n}" if n in present else f"NULL AS {n}" for n in task_column_names())
+    return f"""
 SELECT k.trial_id, k.fit_index, t.engine, t.scenario_id, t.config_id, t.repeat,
-       k.task_index, k.stage, k.model_kind, k.model_ord, k.fold, k.n_rows,
-       k.start_s, k.end_s, k.t_start, k.pid, k.thread, k.model_n_jobs, k.openmp_threads,
+       k.task_index, {columns},
        f.cold, t.run_id, t.n_cores, t.status
 FROM harness_tasks AS k
 JOIN harness_trials AS t ON t.trial_id = k.trial_id
@@ -94,12 +107,14 @@ def load_tasks(path: str | Path) -> pd.DataFrame:
     """One row per base-model fit of a recorded task trace (core engine only).
 
     ``fold`` is NaN for the overall model; ``start_s``/``end_s`` are relative to the
-    fit's first task; ``cold`` tells whether the fit was the trial's warm-up.
+    fit's first task; ``cold`` tells whether the fit was the trial's warm-up;
+    ``bins`` says whether a LightGBM model's binned data was "built" or "copied"
+    (None for other models, and in files written before schema 2).
     """
     import pandas as pd
 
     with _reader(path) as conn:
-        df = pd.read_sql_query(_TASKS_SQL, conn)
+        df = pd.read_sql_query(_tasks_sql(conn), conn)
     for name in ("fold", "model_n_jobs", "openmp_threads", "n_cores"):
         df[name] = pd.to_numeric(df[name], errors="coerce").astype("float64")
     df["cold"] = df["cold"].fillna(0).astype(bool)

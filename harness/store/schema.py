@@ -9,20 +9,25 @@ error. Nothing here writes a trial or reads a DataFrame.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 import math
 import sqlite3
+import typing
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from harness.config import LEVELS
 
-#: ``PRAGMA user_version`` of the schema this module writes.
-SCHEMA_VERSION = 1
+#: ``PRAGMA user_version`` of the schema this module writes. 2: the task trace's
+#: ``bins`` (schema 1 files are migrated by :func:`create_or_migrate`).
+SCHEMA_VERSION = 2
 #: How long a writer waits for another process's transaction (milliseconds).
 BUSY_TIMEOUT_MS = 120_000
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
+#: The runs, trials and fits tables; the tasks table is :func:`tasks_ddl`.
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS harness_runs (
     run_id       TEXT PRIMARY KEY,
@@ -96,24 +101,6 @@ CREATE TABLE IF NOT EXISTS harness_fits (
     extras       TEXT,                   -- JSON: the fit's other extras (not the tasks)
     PRIMARY KEY (trial_id, fit_index)
 );
-CREATE TABLE IF NOT EXISTS harness_tasks (
-    trial_id       INTEGER NOT NULL REFERENCES harness_trials(trial_id),
-    fit_index      INTEGER NOT NULL,
-    task_index     INTEGER NOT NULL,
-    stage          TEXT,
-    model_kind     TEXT,
-    model_ord      INTEGER,
-    fold           INTEGER,              -- NULL: the overall model
-    n_rows         INTEGER,
-    start_s        REAL,                 -- relative to the fit's first task
-    end_s          REAL,
-    t_start        REAL,                 -- time.monotonic()
-    pid            INTEGER,
-    thread         INTEGER,
-    model_n_jobs   INTEGER,
-    openmp_threads INTEGER,
-    PRIMARY KEY (trial_id, fit_index, task_index)
-);
 """
 
 SCENARIO_FIELDS = (
@@ -129,20 +116,107 @@ SCENARIO_FIELDS = (
     "seed",
 )
 CONFIG_FIELDS = (*LEVELS, "backend")
-TASK_FIELDS = (
-    "stage",
-    "model_kind",
-    "model_ord",
-    "fold",
-    "n_rows",
-    "start_s",
-    "end_s",
-    "t_start",
-    "pid",
-    "thread",
-    "model_n_jobs",
-    "openmp_threads",
+
+
+class TaskColumn(NamedTuple):
+    """A column of ``harness_tasks``: the ``TaskRecord`` field it holds, and how."""
+
+    name: str
+    field: str
+    sql_type: str
+    relative: bool  # the field minus the fit's first task start
+
+
+#: The task columns that are not a ``TaskRecord`` field as it is: column -> (field,
+#: relative to the fit's first task). Every other field is a column of its own name.
+_DERIVED_TASK_COLUMNS = {"start_s": ("start", True), "end_s": ("end", True), "t_start": ("start", False)}
+_SQL_TYPES = {int: "INTEGER", float: "REAL", str: "TEXT", bool: "INTEGER"}
+#: The key of a task row, before its :func:`task_columns`.
+_TASK_KEY = (
+    "trial_id       INTEGER NOT NULL REFERENCES harness_trials(trial_id)",
+    "fit_index      INTEGER NOT NULL",
+    "task_index     INTEGER NOT NULL",
 )
+
+
+def _sql_type(owner: type, name: str, annotation: Any) -> str:
+    """INTEGER/REAL/TEXT for ``int``, ``float``, ``str`` (optional or not)."""
+    types = [t for t in typing.get_args(annotation) or (annotation,) if t is not type(None)]
+    if len(types) != 1 or types[0] not in _SQL_TYPES:
+        raise TypeError(
+            f"{owner.__name__}.{name}: type {annotation} has no SQL column type in the "
+            "results store (harness/store/schema.py); give the field int, float or str"
+        )
+    return _SQL_TYPES[types[0]]
+
+
+@functools.cache
+def task_columns() -> tuple[TaskColumn, ...]:
+    """The columns of ``harness_tasks`` after its key: one per ``TaskRecord`` field.
+
+    The one list of the task table -- the workload's task dicts (:func:`task_row`),
+    the CREATE TABLE, its migration, the writer's INSERT and :func:`load_tasks` all
+    come from it, so a new field of the trace is stored without another edit. The
+    renames: ``start``/``end`` are stored as ``start_s``/``end_s``, seconds since the
+    fit's first task, and ``start`` also as ``t_start`` (``time.monotonic()``, system
+    wide); ``fold`` is NULL for the overall model. (Imported here, not at the top:
+    ``import harness.store`` stays cheap for commands that never touch the tasks.)
+    """
+    from metalearners_core._execution import TaskRecord
+
+    hints = typing.get_type_hints(TaskRecord)
+    columns = []
+    for f in dataclasses.fields(TaskRecord):
+        sql_type = _sql_type(TaskRecord, f.name, hints[f.name])
+        derived = [(name, rel) for name, (field, rel) in _DERIVED_TASK_COLUMNS.items() if field == f.name]
+        for name, relative in derived or [(f.name, False)]:
+            columns.append(TaskColumn(name, f.name, sql_type, relative))
+    return tuple(columns)
+
+
+def task_column_names() -> tuple[str, ...]:
+    return tuple(c.name for c in task_columns())
+
+
+def task_row(record: Any, origin: float) -> dict[str, Any]:
+    """A ``TaskRecord`` as the task table stores it (``origin``: the fit's first start)."""
+    row = {}
+    for column in task_columns():
+        value = getattr(record, column.field)
+        row[column.name] = value - origin if column.relative else value
+    return row
+
+
+def tasks_ddl() -> str:
+    """CREATE TABLE of ``harness_tasks`` (see :func:`task_columns`)."""
+    lines = [*_TASK_KEY, *(f"{c.name:<14} {c.sql_type}" for c in task_columns())]
+    lines.append("PRIMARY KEY (trial_id, fit_index, task_index)")
+    body = ",\n    ".join(lines)
+    return f"CREATE TABLE IF NOT EXISTS harness_tasks (\n    {body}\n)"
+
+
+def table_columns(conn: sqlite3.Connection, table: str) -> list[str]:
+    return [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
+
+
+def missing_task_columns(conn: sqlite3.Connection) -> list[TaskColumn]:
+    """The task columns a file lacks: written by an older harness (bins: schema 1)."""
+    present = set(table_columns(conn, "harness_tasks"))
+    return [c for c in task_columns() if c.name not in present] if present else list(task_columns())
+
+
+def create_or_migrate(conn: sqlite3.Connection) -> None:
+    """Create what is missing, in the caller's write transaction, and set the version.
+
+    A new file gets every table; an older one (schema 1) keeps its rows and gains the
+    task columns it lacks (``ALTER TABLE ... ADD COLUMN``, NULL in its old rows).
+    """
+    for statement in filter(str.strip, SCHEMA.split(";")):
+        conn.execute(statement)
+    conn.execute(tasks_ddl())
+    for column in missing_task_columns(conn):
+        conn.execute(f"ALTER TABLE harness_tasks ADD COLUMN {column.name} {column.sql_type}")
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
 def check_db_file(path: Path, must_exist: bool) -> None:

@@ -22,13 +22,14 @@ from harness.measure import available_cores
 from harness.store.schema import (
     CONFIG_FIELDS,
     SCENARIO_FIELDS,
-    SCHEMA,
     SCHEMA_VERSION,
-    TASK_FIELDS,
     check_db_file,
     connect,
+    create_or_migrate,
+    missing_task_columns,
     num,
     schema_version,
+    task_column_names,
     to_json,
 )
 
@@ -80,16 +81,19 @@ class Store:
         except sqlite3.DatabaseError as e:
             raise ValueError(f"{self.path}: is not a SQLite database: {e}") from None
         self.journal_mode = mode
-        if schema_version(conn, self.path) == SCHEMA_VERSION:
+        if self._up_to_date():
             return
         try:
             with self._transaction():
-                if schema_version(conn, self.path) < SCHEMA_VERSION:  # re-read under the lock
-                    for statement in filter(str.strip, SCHEMA.split(";")):
-                        conn.execute(statement)
-                    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                if not self._up_to_date():  # re-read under the lock
+                    create_or_migrate(conn)
         except sqlite3.OperationalError as e:
             raise ValueError(f"{self.path}: cannot write the results database: {e}") from None
+
+    def _up_to_date(self) -> bool:
+        """This schema version, and a column for every task field (a field added to
+        ``TaskRecord`` since the file was written gets its column at the next open)."""
+        return schema_version(self._conn, self.path) == SCHEMA_VERSION and not missing_task_columns(self._conn)
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -130,9 +134,9 @@ class Store:
     def done(self) -> set[tuple[str, str, str, int]]:
         """(engine, scenario_id, config_id, repeat) of every recorded trial, ok or failed."""
         rows = self._conn.execute(
-            "SELECT engine, scenario_id, config_id, repeat FROM harness_trials"
-        ).fetchall()
-        return {(e, s, c, int(r)) for e, s, c, r in rows}
+            "SELECT DISTINCT engine, scenario_id, config_id, repeat FROM harness_trials"
+        ).fetchall()  # one pass over the index on these four columns
+        return set(rows)
 
     def record_trial(
         self,
@@ -185,6 +189,7 @@ class Store:
             "finished_at": finished.isoformat(timespec="milliseconds"),
         }
         fit_rows, task_rows = [], []
+        task_names = task_column_names()
         for sample in result.samples:
             extras = dict(sample.extras or {})
             tasks = extras.pop("tasks", None) or []
@@ -208,7 +213,10 @@ class Store:
                 )
             )
             for i, task in enumerate(tasks):
-                task_rows.append((sample.index, i, *(task.get(name) for name in TASK_FIELDS)))
+                unknown = set(task) - set(task_names)
+                if unknown:  # a trace the table cannot hold: say so, never drop it
+                    raise ValueError(f"task {i} of fit {sample.index} has fields with no column: {sorted(unknown)}")
+                task_rows.append((sample.index, i, *(task.get(name) for name in task_names)))
 
         columns = ", ".join(trial_row)
         marks = ", ".join("?" for _ in trial_row)
@@ -224,8 +232,8 @@ class Store:
                 [(trial_id, *row) for row in fit_rows],
             )
             conn.executemany(
-                f"INSERT INTO harness_tasks (trial_id, fit_index, task_index, {', '.join(TASK_FIELDS)})"
-                f" VALUES (?, ?, ?, {', '.join('?' for _ in TASK_FIELDS)})",
+                f"INSERT INTO harness_tasks (trial_id, fit_index, task_index, {', '.join(task_names)})"
+                f" VALUES (?, ?, ?, {', '.join('?' for _ in task_names)})",
                 [(trial_id, *row) for row in task_rows],
             )
         return trial_id

@@ -8,6 +8,7 @@ from typing import Any
 from harness.config import ParallelConfig
 from harness.engines import learner_class, supports
 from harness.pools import joblib_backend
+from harness.store.schema import task_row
 from scenarios import Scenario, cate_rmse, learner_kwargs, load_data
 
 
@@ -54,21 +55,5 @@ class FitScenario:
         trace = getattr(self.learner, "fit_trace_", None)
         if trace:
             origin = min(r.start for r in trace)
-            extras["tasks"] = [
-                {
-                    "stage": r.stage,
-                    "model_kind": r.model_kind,
-                    "model_ord": r.model_ord,
-                    "fold": r.fold,
-                    "n_rows": r.n_rows,
-                    "start_s": r.start - origin,
-                    "end_s": r.end - origin,
-                    "t_start": r.start,
-                    "pid": r.pid,
-                    "thread": r.thread,
-                    "model_n_jobs": r.model_n_jobs,
-                    "openmp_threads": r.openmp_threads,
-                }
-                for r in trace
-            ]
+            extras["tasks"] = [task_row(r, origin) for r in trace]
         return extras
