@@ -1,18 +1,6 @@
-"""Engines side by side: metalearners_core against the metalearners package.
-
-Per scenario measured with both engines: the wall-time ratio of each engine's best
-config (best vs best) and of each engine's library default (default vs default),
-each with a bootstrap interval from the raw warm samples, the CPU ratio, the CATE
-RMSE of both and the config each engine wins with. Ratios are metalearners / core:
-above 1 means metalearners_core is faster.
-
-Where the core engine's serial task traces are stored, the ceiling says how far a
-better schedule of core's fits could go on these cores: metalearners' best wall over
-the ideal bound max(work / cores, span) of core's base-model fits. Both libraries fit
-the same models; core's fits do less work where LightGBM models share binned data,
-which the bound already counts, so no split and no scheduler of those fits can beat
-it (it even leaves out the serial glue).
-"""
+"""The engines side by side as a table (text or Markdown): ratios with intervals, the
+ceiling, RMSE and each engine's best config, from :func:`harness.analysis.compare.compare`
+(which says what every figure means)."""
 
 from __future__ import annotations
 
