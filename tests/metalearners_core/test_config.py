@@ -96,7 +96,9 @@ def test_a_lightgbm_without_the_private_attributes_falls_back_with_one_warning(d
         assert len(ours) == 1  # once per process, not per fit
         assert {r.bins for r in first.fit_trace_ + second.fit_trace_} == {None}
     finally:
+        monkeypatch.undo()  # the real attribute list again, before the check is cached anew
         _lightgbm_bins._supported.cache_clear()
+    assert _lightgbm_bins._supported()
     with joblib.parallel_config(backend="threading"):
         reference = _lightgbm_dr(data).fit(data.X, data.y, data.w, n_jobs_cross_fitting=2)
     np.testing.assert_array_equal(first.predict(data.X, is_oos=True), reference.predict(data.X, is_oos=True))
