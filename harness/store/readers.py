@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from harness.errors import UsageError
 from harness.config import LEVELS
 from harness.store.schema import check_db_file, connect, schema_version, table_columns, task_column_names
 
@@ -33,7 +34,7 @@ def _reader(path: str | Path) -> Iterator[sqlite3.Connection]:
     try:
         version = schema_version(conn, path)
         if version == 0:
-            raise ValueError(f"{path}: is not a harness results database (no harness tables)")
+            raise UsageError(f"{path}: is not a harness results database (no harness tables)")
         yield conn
     finally:
         conn.close()
@@ -150,20 +151,20 @@ def load_all(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame
 def export(path: str | Path, fmt: str, out: Path) -> None:
     """Write :func:`load_fits` (one row per fit) to ``out`` as "csv" or "parquet"."""
     if fmt not in ("csv", "parquet"):
-        raise ValueError(f"format {fmt!r} is not allowed; choose csv or parquet")
+        raise UsageError(f"format {fmt!r} is not allowed; choose csv or parquet")
     df = load_fits(path)
     out = Path(out)
     if out.exists() and out.is_dir():
-        raise ValueError(f"{out}: is a directory; give a file name")
+        raise UsageError(f"{out}: is a directory; give a file name")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise ValueError(f"{out}: cannot create its folder: {e.strerror or e}") from None
+        raise UsageError(f"{out}: cannot create its folder: {e.strerror or e}") from None
     if fmt == "csv":
         df.to_csv(out, index=False)
         return
     try:
         import pyarrow  # noqa: F401
     except ImportError:
-        raise ValueError("parquet export needs pyarrow: pip install pyarrow") from None
+        raise UsageError("parquet export needs pyarrow: pip install pyarrow") from None
     df.to_parquet(out, index=False)

@@ -18,6 +18,7 @@ import typing
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from harness.errors import UsageError
 from harness.config import LEVELS
 
 #: ``PRAGMA user_version`` of the schema this module writes. 2: the task trace's
@@ -222,7 +223,7 @@ def create_or_migrate(conn: sqlite3.Connection) -> None:
 def check_db_file(path: Path, must_exist: bool) -> None:
     """One clear ``ValueError``/``FileNotFoundError`` for a path that cannot be a store."""
     if path.exists() and not path.is_file():
-        raise ValueError(f"{path}: is a directory, not a results database file")
+        raise UsageError(f"{path}: is a directory, not a results database file")
     if not path.exists():
         if must_exist:
             raise FileNotFoundError(f"{path}: no such results database")
@@ -231,22 +232,22 @@ def check_db_file(path: Path, must_exist: bool) -> None:
         with path.open("rb") as f:
             head = f.read(len(_SQLITE_MAGIC))
     except OSError as e:
-        raise ValueError(f"{path}: cannot read the results database: {e.strerror or e}") from None
+        raise UsageError(f"{path}: cannot read the results database: {e.strerror or e}") from None
     if head and head != _SQLITE_MAGIC:
-        raise ValueError(f"{path}: is not a SQLite database (not a harness results store)")
+        raise UsageError(f"{path}: is not a SQLite database (not a harness results store)")
 
 
 def connect(path: Path) -> sqlite3.Connection:
     try:
         conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
     except sqlite3.Error as e:
-        raise ValueError(f"{path}: cannot open the results database: {e}") from None
+        raise UsageError(f"{path}: cannot open the results database: {e}") from None
     try:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys = ON")
     except sqlite3.DatabaseError as e:
         conn.close()
-        raise ValueError(f"{path}: is not a usable SQLite database: {e}") from None
+        raise UsageError(f"{path}: is not a usable SQLite database: {e}") from None
     return conn
 
 
@@ -254,9 +255,9 @@ def schema_version(conn: sqlite3.Connection, path: Path) -> int:
     try:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
     except sqlite3.DatabaseError as e:
-        raise ValueError(f"{path}: is not a SQLite database: {e}") from None
+        raise UsageError(f"{path}: is not a SQLite database: {e}") from None
     if version > SCHEMA_VERSION:
-        raise ValueError(
+        raise UsageError(
             f"{path}: results schema version {version} is newer than this harness "
             f"understands ({SCHEMA_VERSION}); update the project"
         )

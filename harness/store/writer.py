@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from harness.errors import UsageError
 from harness.config import ParallelConfig
 from harness.measure import available_cores
 from harness.store.schema import (
@@ -61,7 +62,7 @@ class Store:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise ValueError(
+            raise UsageError(
                 f"{self.path}: cannot create its folder {self.path.parent}: {e.strerror or e}"
             ) from None
         self._conn = connect(self.path)
@@ -77,9 +78,9 @@ class Store:
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             conn.execute("PRAGMA synchronous = FULL")
         except sqlite3.OperationalError as e:
-            raise ValueError(f"{self.path}: cannot open the results database for writing: {e}") from None
+            raise UsageError(f"{self.path}: cannot open the results database for writing: {e}") from None
         except sqlite3.DatabaseError as e:
-            raise ValueError(f"{self.path}: is not a SQLite database: {e}") from None
+            raise UsageError(f"{self.path}: is not a SQLite database: {e}") from None
         self.journal_mode = mode
         if self._up_to_date():
             return
@@ -88,7 +89,7 @@ class Store:
                 if not self._up_to_date():  # re-read under the lock
                     create_or_migrate(conn)
         except sqlite3.OperationalError as e:
-            raise ValueError(f"{self.path}: cannot write the results database: {e}") from None
+            raise UsageError(f"{self.path}: cannot write the results database: {e}") from None
 
     def _up_to_date(self) -> bool:
         """This schema version, and a column for every task field (a field added to
@@ -127,7 +128,7 @@ class Store:
                 (_now(), to_json(manifest), run_id),
             )
             if cur.rowcount != 1:
-                raise ValueError(f"run {run_id!r} is not in {self.path}")
+                raise UsageError(f"run {run_id!r} is not in {self.path}")
 
     # -- trials ----------------------------------------------------------------
 
@@ -215,7 +216,7 @@ class Store:
             for i, task in enumerate(tasks):
                 unknown = set(task) - set(task_names)
                 if unknown:  # a trace the table cannot hold: say so, never drop it
-                    raise ValueError(f"task {i} of fit {sample.index} has fields with no column: {sorted(unknown)}")
+                    raise UsageError(f"task {i} of fit {sample.index} has fields with no column: {sorted(unknown)}")
                 task_rows.append((sample.index, i, *(task.get(name) for name in task_names)))
 
         columns = ", ".join(trial_row)
