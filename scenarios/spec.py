@@ -15,6 +15,7 @@ from the field values and a SHA-256 of a canonical JSON encoding, never from
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import numbers
@@ -228,7 +229,7 @@ class Scenario:
         _check_choice("propensity", self.propensity, PROPENSITIES)
         set_(self, "seed", _check_int("seed", self.seed, 0))
 
-    @property
+    @functools.cached_property  # a frozen value: hashed once, not per planned trial
     def id(self) -> str:
         """Stable, human-readable id, e.g.
         ``DR-50k-f20-v2-k5-lightgbm-cont-lin-rand-s0-<6 hex>``.
