@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from harness.analysis.compare import compare, geometric_mean
+from harness.render.hints import follow_up
 from harness.render.tables import format_table
 
 def render_compare(db_path: str | Path, fmt: Literal["text", "md"] = "text") -> str:
@@ -20,8 +21,9 @@ def render_compare(db_path: str | Path, fmt: Literal["text", "md"] = "text") -> 
     table = compare(fits, tasks)
     if table.empty:
         return (
-            "No scenario was measured with both engines. Run e.g. "
-            "`python -m harness sweep --engine core,metalearners --preset smoke`."
+            "No scenario was measured with both engines. Run e.g. `"
+            + follow_up("sweep", db=db_path, extra=("--engine", "core,metalearners", "--preset", "smoke"))
+            + "`."
         )
     interval = lambda r, k: f"{r[f'{k}_ratio']:.2f} [{r[f'{k}_low']:.2f}, {r[f'{k}_high']:.2f}]"  # noqa: E731
     rows = [

@@ -49,3 +49,14 @@ def test_scenarios_of_one_engine_are_left_out():
 
 def test_geometric_mean_of_ratios():
     assert geometric_mean(pd.Series([2.0, 0.5, np.nan])) == pytest.approx(1.0)
+
+
+def test_the_hint_without_both_engines_keeps_the_store(tmp_path):
+    from harness.render.compare import render_compare
+    from harness.store import Store
+
+    db = tmp_path / "mine.db"
+    with Store(db):
+        pass
+    text = render_compare(db)
+    assert f"--db {db}" in text and "--engine core,metalearners" in text
