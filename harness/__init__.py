@@ -2,8 +2,10 @@
 
 Measurement core:
 
-* :mod:`harness.measure`   -- tree CPU, tree PSS sampling, cores, run manifest;
+* :mod:`harness.measure`   -- tree CPU, tree PSS sampling, cores;
+* :mod:`harness.manifest`  -- the run manifest (machine, load, versions, commit);
 * :mod:`harness.trial`     -- supervisor: :func:`run_trial` (TrialSpec -> TrialResult);
+* :mod:`harness.trial_processes` -- a trial's processes: tag, find, kill stragglers;
 * :mod:`harness._worker`   -- the child process that runs one workload;
 * :mod:`harness.workloads` -- the workload registry (calibration workloads built in).
 """

@@ -1,4 +1,4 @@
-"""Everything the harness measures, in one place.
+"""What the harness measures, in one place: tree CPU, tree memory, cores.
 
 * :class:`TreeCpuMeter` -- CPU seconds of a process and all its descendants
   (threads, worker processes, alive or already reaped), each counted once.
@@ -6,7 +6,6 @@
   from *outside* that tree (a thread of the supervisor), summed as PSS so that pages
   shared between workers (memory-mapped data, libraries) are not counted twice.
 * :func:`available_cores` -- the cores this process may really use.
-* :func:`collect_manifest` / :func:`finish_manifest` -- the run manifest.
 
 Timestamps are ``time.monotonic()``: on Linux it is CLOCK_MONOTONIC, one clock for
 the whole system, so a fit window reported by the child can be compared with the
@@ -15,13 +14,8 @@ supervisor's sample times.
 
 from __future__ import annotations
 
-import datetime as _dt
-import importlib.metadata
 import os
-import platform
 import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -44,8 +38,6 @@ __all__ = [
     "available_cores",
     "become_subreaper",
     "die_with_parent",
-    "collect_manifest",
-    "finish_manifest",
     "process_key",
     "tree",
 ]
@@ -308,105 +300,11 @@ def available_cores() -> int:
     return n
 
 
-# ------------------------------------------------------------------- manifest
+def __getattr__(name: str) -> Any:
+    # The run manifest moved to harness.manifest, which imports this module; an
+    # import at the top would be circular, so its old import path is served lazily.
+    if name in ("collect_manifest", "finish_manifest"):
+        from harness import manifest
 
-_PACKAGES = (
-    "numpy",
-    "pandas",
-    "scikit-learn",
-    "lightgbm",
-    "joblib",
-    "threadpoolctl",
-    "psutil",
-    "optuna",
-    "metalearners",
-    "metalearners-core",
-)
-# Variables that change how many threads a fit really uses.
-_THREAD_ENV = (
-    "OMP_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "BLIS_NUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-    "LOKY_MAX_CPU_COUNT",
-    "JOBLIB_START_METHOD",
-)
-
-
-def collect_manifest(repo: str | Path | None = None) -> dict[str, Any]:
-    """What a run was measured on: machine, load, software versions, commit.
-
-    Call it once at the start of a run and :func:`finish_manifest` at the end (for
-    the closing load average). ``repo`` defaults to the checkout holding this package.
-    """
-    vm = psutil.virtual_memory()
-    try:
-        affinity = sorted(os.sched_getaffinity(0))
-    except AttributeError:
-        affinity = None
-    return {
-        "hostname": socket.gethostname(),
-        "timestamp_start": _now(),
-        "cpu_model": _cpu_model(),
-        "cores_logical": psutil.cpu_count(logical=True),
-        "cores_physical": psutil.cpu_count(logical=False),
-        "cpu_affinity": affinity,
-        "cores_available": available_cores(),
-        "memory_total_mb": round(vm.total / MIB, 1),
-        "loadavg_start": list(os.getloadavg()),
-        "os": platform.platform(),
-        "kernel": platform.release(),
-        "python": sys.version.split()[0],
-        "python_implementation": platform.python_implementation(),
-        "python_executable": sys.executable,
-        "packages": {name: _version(name) for name in _PACKAGES},
-        "thread_env": {k: os.environ[k] for k in _THREAD_ENV if k in os.environ},
-        **_git(Path(repo) if repo else Path(__file__).resolve().parents[1]),
-    }
-
-
-def finish_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
-    """A copy of ``manifest`` with the end-of-run load average and timestamp."""
-    return {**manifest, "timestamp_end": _now(), "loadavg_end": list(os.getloadavg())}
-
-
-def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def _version(dist: str) -> str | None:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def _cpu_model() -> str:
-    # platform.processor() is empty on most Linux systems; /proc/cpuinfo is the source.
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _git(repo: Path) -> dict[str, Any]:
-    def git(*args: str) -> str | None:
-        try:
-            out = subprocess.run(
-                # --no-optional-locks: never take index.lock, others may be committing.
-                ["git", "--no-optional-locks", "-C", str(repo), *args],
-                capture_output=True,
-                text=True,
-                timeout=10,
-            )
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        return out.stdout.strip() if out.returncode == 0 else None
-
-    commit = git("rev-parse", "HEAD")
-    status = git("status", "--porcelain", "--untracked-files=no") if commit else None
-    return {"git_commit": commit, "git_dirty": None if status is None else bool(status)}
+        return getattr(manifest, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

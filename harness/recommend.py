@@ -278,7 +278,7 @@ def _remeasure(db: Path, engine: str, scenario: Scenario, configs: dict[str, Par
         _rounds(configs, measure, repeats, seed, say)
         return run_id
     from harness.locks import HostTrialLock
-    from harness.measure import collect_manifest, finish_manifest
+    from harness.manifest import collect_manifest, finish_manifest
     from harness.runner import TrialRunner
     from harness.store import Store
 

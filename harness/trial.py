@@ -10,7 +10,8 @@ Modelled on pyperf's supervisor/worker split. The supervisor
 4. reaps the child with ``wait4``, whose rusage covers the child and every
    descendant it reaped (the cross-check ``trial_cpu_s``);
 5. makes sure no process of the trial survives (process group, pids seen while
-   sampling, environment tag), killing and reporting any that do;
+   sampling, environment tag: :mod:`harness.trial_processes`), killing and
+   reporting any that do;
 6. joins the child's report (fit windows, wall, tree CPU) with the memory samples
    into a :class:`TrialResult`.
 
@@ -32,21 +33,42 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, TypeVar
 
-import psutil
+from harness.measure import TreeMemorySampler
 
-from harness.measure import MIB, TreeMemorySampler
+# TAG_ENV and kill_trial_children live in harness.trial_processes; they are imported
+# here too because callers (the sweep's interrupt handler) import them from this module.
+from harness.trial_processes import TAG_ENV, end_trial_processes, kill_group, kill_trial_children
 
-__all__ = ["FitSample", "TrialResult", "TrialSpec", "run_trial", "TAG_ENV"]
+__all__ = ["FitSample", "TrialResult", "TrialSpec", "run_trial", "TAG_ENV", "kill_trial_children"]
 
-TAG_ENV = "HARNESS_TRIAL_TAG"  # set in the child's environment; descendants inherit it
 _STDERR_TAIL = 16_384  # bytes of the child's stderr kept in the result
 _EXIT_GRACE_S = 3.0  # how long the stragglers of a trial whose child exited may take to exit
+_R = TypeVar("_R", bound="_Record")
+
+
+class _Record:
+    """The dict round trip of the records below; ``from_dict`` rejects unknown fields."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls: type[_R], d: dict[str, Any]) -> _R:
+        return cls(**_known_fields(cls, d))
+
+
+def _known_fields(cls: type, d: dict[str, Any]) -> dict[str, Any]:
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(d) - names)
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} fields {unknown}; allowed: {sorted(names)}")
+    return dict(d)
 
 
 @dataclass(frozen=True)
-class TrialSpec:
+class TrialSpec(_Record):
     """What to measure: a workload, its params, and how.
 
     ``repeats`` counts fits: the first is ``cold`` (pool start-up, first-call costs
@@ -84,16 +106,9 @@ class TrialSpec:
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in self.env.items()):
             raise TypeError(f"env must map str to str, got {self.env!r}")
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> TrialSpec:
-        return cls(**_known_fields(cls, d))
-
 
 @dataclass(frozen=True)
-class FitSample:
+class FitSample(_Record):
     """One timed ``run_once()``.
 
     ``wall_s``: perf_counter around ``run_once`` only. ``cpu_s``: CPU of the child's
@@ -118,16 +133,9 @@ class FitSample:
     t_end: float
     extras: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> FitSample:
-        return cls(**_known_fields(cls, d))
-
 
 @dataclass(frozen=True)
-class TrialResult:
+class TrialResult(_Record):
     """The outcome of one trial.
 
     ``status`` "failed" comes with a ``reason``: "timeout after Xs", "crashed: exit
@@ -170,9 +178,6 @@ class TrialResult:
     def ok(self) -> bool:
         return self.status == "ok"
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrialResult:
         d = _known_fields(cls, d)
@@ -190,14 +195,6 @@ class TrialResult:
     @classmethod
     def from_json(cls, text: str) -> TrialResult:
         return cls.from_dict(json.loads(text))
-
-
-def _known_fields(cls: type, d: dict[str, Any]) -> dict[str, Any]:
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(d) - names)
-    if unknown:
-        raise ValueError(f"unknown {cls.__name__} fields {unknown}; allowed: {sorted(names)}")
-    return dict(d)
 
 
 # ------------------------------------------------------------------ supervisor
@@ -229,7 +226,7 @@ def run_trial(spec: TrialSpec) -> TrialResult:
 
     timed_out = not _wait_exit(proc.pid, time.monotonic() + spec.timeout_s)
     if timed_out:
-        _kill_group(proc.pid)
+        kill_group(proc.pid)
         _wait_exit(proc.pid, None)
     sampler.stop()  # before reaping: the child's pid cannot be reused while a zombie
     _, status, rusage = os.wait4(proc.pid, 0)
@@ -240,7 +237,7 @@ def run_trial(spec: TrialSpec) -> TrialResult:
     # A hung trial's processes are killed at once. Where the child exited, finished or
     # crashed, its stragglers get a grace: a resource tracker that loky restarted while
     # a broken pool was torn down exits by itself once it sees the child gone.
-    leftovers = _end_trial_processes(proc.pid, sampler.seen, tag, grace_s=0.0 if timed_out else _EXIT_GRACE_S)
+    leftovers = end_trial_processes(proc.pid, sampler.seen, tag, grace_s=0.0 if timed_out else _EXIT_GRACE_S)
     wall_s = time.perf_counter() - started
     stderr_tail = err.text(timeout=1.0)
 
@@ -337,76 +334,6 @@ def _wait_exit(pid: int, deadline: float | None) -> bool:
         time.sleep(0.01)
 
 
-def _kill_group(pgid: int) -> None:
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass  # group already empty
-
-
-def _trial_processes(pgid: int, seen: dict[int, float], tag: str) -> list[psutil.Process]:
-    """Live processes of the trial: in its group, seen in its tree, or carrying its tag.
-
-    The three nets catch different escapees: re-parented workers (group, seen pids),
-    a descendant that started its own session before we ever sampled it (tag).
-    """
-    me = os.getpid()
-    found: dict[int, psutil.Process] = {}
-    for pid, ctime in seen.items():
-        try:
-            p = psutil.Process(pid)
-            if p.create_time() == ctime:  # not a reused pid
-                found[pid] = p
-        except psutil.Error:
-            pass
-    for p in psutil.process_iter(["environ"]):
-        if p.pid == me or p.pid in found:
-            continue
-        try:
-            if os.getpgid(p.pid) == pgid or (p.info["environ"] or {}).get(TAG_ENV) == tag:
-                found[p.pid] = p
-        except (OSError, psutil.Error):
-            pass
-    return [p for p in found.values() if _alive(p)]
-
-
-def _alive(p: psutil.Process) -> bool:
-    try:
-        return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
-
-
-def _end_trial_processes(pgid: int, seen: dict[int, float], tag: str, grace_s: float) -> list[str]:
-    """Give the trial's stragglers ``grace_s`` to exit, then kill them; describe them."""
-    deadline = time.monotonic() + grace_s
-    procs = _trial_processes(pgid, seen, tag)
-    while procs and time.monotonic() < deadline:
-        time.sleep(0.05)
-        procs = [p for p in procs if _alive(p)]
-    if not procs:
-        return []
-    described = []
-    for p in procs:
-        try:
-            described.append(f"pid {p.pid}: {' '.join(p.cmdline())[:200]}")
-        except psutil.Error:
-            described.append(f"pid {p.pid}")
-    _kill_group(pgid)
-    for p in procs:
-        try:
-            p.send_signal(signal.SIGKILL)  # psutil checks the pid was not reused
-        except psutil.Error:
-            pass
-    deadline = time.monotonic() + 5.0
-    while any(_alive(p) for p in procs) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    still = [p.pid for p in procs if _alive(p)]
-    if still:
-        described.append(f"could not kill pids {still}")
-    return described
-
-
 class _Drain:
     """Reads a pipe to EOF in a thread (a full pipe would block the child)."""
 
@@ -432,17 +359,3 @@ class _Drain:
         if self._keep is not None:
             data = data[-self._keep :]
         return data.decode("utf-8", errors="replace")
-
-
-def kill_trial_children() -> None:
-    """Kill the process groups of trial children still running (after Ctrl-C/SIGTERM).
-
-    ``run_trial`` starts each child in its own session, so a terminal's Ctrl-C does not
-    reach it; without this it would go on fitting after the sweep stopped.
-    """
-    for child in psutil.Process().children():
-        try:
-            if child.pid == os.getpgid(child.pid) and TAG_ENV in child.environ():
-                os.killpg(child.pid, signal.SIGKILL)
-        except (OSError, psutil.Error):
-            pass

@@ -13,14 +13,8 @@ from scenarios.base_models import (
     make_model,
     model_params,
 )
-from scenarios.data import (
-    SyntheticData,
-    cache_path,
-    cate_rmse,
-    default_cache_dir,
-    generate,
-    load_data,
-)
+from scenarios.cache import cache_path, default_cache_dir, load_data
+from scenarios.data import SyntheticData, cate_rmse, generate
 from scenarios.presets import PresetError, list_presets, load_preset, preset_descriptions, sweep_settings
 from scenarios.spec import DataSpec, Scenario
 

@@ -1,4 +1,6 @@
-"""Synthetic data with a known true CATE, deterministic by seed, cached on disk.
+"""Synthetic data with a known true CATE, deterministic by seed, and the CATE error.
+
+The data sets are kept on disk by :mod:`scenarios.cache` (:func:`load_data`).
 
 The generating process (version :data:`scenarios.spec.DATA_GENERATOR_VERSION`), with
 ``X ~ N(0, I_p)``, ``m = min(p, 5)`` active features and ``K`` variants:
@@ -27,14 +29,8 @@ not depend on ``n_rows``, ``effect``, ``propensity`` or ``outcome``.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import json
-import os
-import tempfile
-import zipfile
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, Union
 
 import numpy as np
@@ -43,15 +39,14 @@ from scenarios.spec import DATA_GENERATOR_VERSION, DataSpec, Scenario
 
 DataSource = Union[Scenario, DataSpec, Mapping[str, Any]]
 
-#: Environment variable that overrides the default cache folder.
-CACHE_ENV_VAR = "HARNESS_DATA_DIR"
 #: Largest held-out test set.
 MAX_TEST_ROWS = 20_000
 #: Smallest propensity of any variant under a confounded design.
 PROPENSITY_FLOOR = 0.05
 _N_ACTIVE = 5
 _N_NONLINEAR_TERMS = 4
-_ARRAYS = ("X", "y", "w", "cate", "X_test", "cate_test")
+#: The array fields of :class:`SyntheticData` (what the cache stores).
+ARRAY_FIELDS = ("X", "y", "w", "cate", "X_test", "cate_test")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -278,94 +273,6 @@ def generate(source: DataSource) -> SyntheticData:
         cate_test=np.ascontiguousarray(cate_test),
         spec=spec,
     )
-
-
-# --------------------------------------------------------------------------- cache
-
-
-def default_cache_dir() -> Path:
-    """``$HARNESS_DATA_DIR`` if set, else ``<repo>/.cache/data`` (when running from
-    a source checkout), else ``~/.cache/metalearners-core/data``."""
-    env = os.environ.get(CACHE_ENV_VAR)
-    if env:
-        return Path(env).expanduser()
-    repo = Path(__file__).resolve().parent.parent
-    if (repo / "pyproject.toml").is_file():
-        return repo / ".cache" / "data"
-    return Path.home() / ".cache" / "metalearners-core" / "data"
-
-
-def cache_path(source: DataSource, cache_dir: str | os.PathLike[str] | None = None) -> Path:
-    """Where :func:`load_data` keeps the data set: ``<cache_dir>/<data_key>.npz``."""
-    spec = as_data_spec(source)
-    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    return root / f"{spec.key}.npz"
-
-
-def _read(path: Path, spec: DataSpec) -> SyntheticData | None:
-    """The cached data set, or ``None`` if the file is missing, foreign or damaged."""
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            if str(npz["key"]) != spec.key:
-                return None
-            arrays = {name: npz[name] for name in _ARRAYS}
-    except (FileNotFoundError, KeyError, ValueError, OSError, zipfile.BadZipFile, EOFError):
-        return None
-    n, k1 = spec.n_rows, spec.n_variants - 1
-    n_test = min(n, MAX_TEST_ROWS)
-    expected = {
-        "X": (n, spec.n_features),
-        "y": (n,),
-        "w": (n,),
-        "cate": (n, k1),
-        "X_test": (n_test, spec.n_features),
-        "cate_test": (n_test, k1),
-    }
-    if any(arrays[name].shape != shape for name, shape in expected.items()):
-        return None
-    return SyntheticData(**arrays, spec=spec)
-
-
-def _write_atomic(path: Path, data: SyntheticData) -> None:
-    """Write to a temp file in the same folder, then ``os.replace`` it into place:
-    readers see either no file or a complete one, and concurrent writers of the
-    same key write identical content."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(
-                f,
-                key=np.array(data.spec.key),
-                spec=np.array(json.dumps(data.spec.to_dict(), sort_keys=True)),
-                **{name: getattr(data, name) for name in _ARRAYS},
-            )
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def load_data(
-    source: DataSource, cache_dir: str | os.PathLike[str] | None = None
-) -> SyntheticData:
-    """The data set of a scenario, from the disk cache when present.
-
-    On a miss (or a damaged file) the data is generated and written atomically to
-    :func:`cache_path`; later calls, from any process, only read the ``.npz``
-    (uncompressed, so loading costs about a disk read).
-    """
-    spec = as_data_spec(source)
-    path = cache_path(spec, cache_dir)
-    cached = _read(path, spec)
-    if cached is not None:
-        return cached
-    data = generate(spec)
-    _write_atomic(path, data)
-    return data
 
 
 # --------------------------------------------------------------------------- metric

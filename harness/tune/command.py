@@ -46,7 +46,8 @@ def run_tune(
 
     Returns 0, or 1 when a study ends without any completed trial.
     """
-    from harness.measure import available_cores, collect_manifest, finish_manifest
+    from harness.manifest import collect_manifest, finish_manifest
+    from harness.measure import available_cores
     from harness.store import Store
 
     objectives = parse_objectives(objectives)

@@ -36,7 +36,7 @@ from scenarios import Scenario, load_preset, sweep_settings
 
 def confirm(scenario: Scenario, engine: str, db: Path, configs: dict[str, ParallelConfig], rounds: int, seed: int) -> dict[str, list[float]]:
     """Warm walls of each config, measured ``rounds`` times interleaved in random order."""
-    from harness.measure import collect_manifest, finish_manifest
+    from harness.manifest import collect_manifest, finish_manifest
 
     walls: dict[str, list[float]] = {cid: [] for cid in configs}
     rng = random.Random(seed)

@@ -8,9 +8,11 @@ import threading
 import numpy as np
 import pytest
 
+import scenarios.cache as cache_module
 import scenarios.data as data_module
 from scenarios import DataSpec, Scenario, cate_rmse, generate, load_data
-from scenarios.data import MAX_TEST_ROWS, cache_path, default_cache_dir
+from scenarios.cache import cache_path, default_cache_dir
+from scenarios.data import MAX_TEST_ROWS
 
 
 def spec(**kw) -> DataSpec:
@@ -194,7 +196,7 @@ def test_cache_hit_returns_identical_arrays_without_regenerating(tmp_path, monke
     def boom(*_args, **_kwargs):
         raise AssertionError("regenerated despite a cached file")
 
-    monkeypatch.setattr(data_module, "generate", boom)
+    monkeypatch.setattr(cache_module, "generate", boom)
     second = load_data(s, tmp_path)
     assert_same(first, second)
     assert second.spec == s.data_spec
@@ -204,7 +206,7 @@ def test_cache_hit_returns_identical_arrays_without_regenerating(tmp_path, monke
 
 def test_cache_is_shared_by_learners_folds_and_models(tmp_path, monkeypatch):
     load_data(scenario(), tmp_path)
-    monkeypatch.setattr(data_module, "generate", lambda *_: pytest.fail("regenerated"))
+    monkeypatch.setattr(cache_module, "generate", lambda *_: pytest.fail("regenerated"))
     load_data(scenario(learner="T", n_folds=5, base_model="linear"), tmp_path)
     assert len(list(tmp_path.iterdir())) == 1
 
