@@ -180,7 +180,8 @@ def config_grid(
     levels = levels or powers_of_two_up_to(cores)
     grid = [ParallelConfig()] if include_default else []
     grid += [ParallelConfig.auto()] if include_auto else []
-    grid.append(serial_config(backends))
+    if 1 not in levels:  # where levels hold 1 the serial config is in the product, in its place
+        grid.append(serial_config(backends))
     for model, folds, stage in itertools.product(levels, repeat=3):
         if model * folds * stage > max_oversubscription * cores:
             continue
