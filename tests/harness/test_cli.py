@@ -21,7 +21,7 @@ from harness.sweep import plan_trials
 from harness.sweep_plan import sweep_configs
 from scenarios import load_preset
 
-from .test_store import SCENARIO, filled, fit, result  # noqa: F401 -- `filled` is a fixture
+from .test_store import filled, fit, result  # noqa: F401 -- `filled` is a fixture
 
 COMMANDS = ["list", "measure", "sweep", "tune", "recommend", "export", "report", "compare", "plot"]
 
