@@ -1,7 +1,8 @@
 """``python -m harness``: measure, sweep, tune, recommend, export, report, plot.
 
-Thin: each ``cmd_*`` validates what the user gave (inside :func:`harness.errors.user_input`)
-and hands it to its command module. Every :class:`harness.errors.HarnessError` exits with
+Thin: each ``cmd_*`` validates what the user gave (inside :func:`harness.errors.user_input`;
+paths with :mod:`harness.paths`) and hands it to its command module; the parser is
+:mod:`harness.cli_parser`. Every :class:`harness.errors.HarnessError` exits with
 status 2 and one line on stderr; any other exception is a bug and keeps its traceback.
 """
 
@@ -12,75 +13,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness.config import BACKENDS, ParallelConfig
-from harness.engines import ENGINES, check_engine
+from harness.cli_parser import build_parser
+from harness.engines import check_engine
 from harness.errors import HarnessError, UsageError, user_input
-from harness.render.hints import DEFAULT_DB
+from harness.paths import db_path as _db_path, out_dir, out_file, wrote
 
 UserError = UsageError  # the name the commands below raise
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not allowed; use an integer >= 1")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{value} is not allowed; use a number > 0")
-    return value
-
-
-def _engines(text: str) -> list[str]:
-    engines = [e.strip() for e in text.split(",") if e.strip()]
-    if not engines:
-        raise argparse.ArgumentTypeError(f"no engine given; choose from {', '.join(ENGINES)}")
-    for engine in engines:
-        try:
-            check_engine(engine)
-        except ValueError as e:
-            raise argparse.ArgumentTypeError(str(e)) from None
-    return list(dict.fromkeys(engines))
-
-
-def _int_list(text: str) -> list[int]:
-    return [_positive_int(v) for v in text.split(",") if v.strip()]
-
-
-def _backends(text: str) -> tuple[str, ...]:
-    backends = tuple(b.strip() for b in text.split(",") if b.strip())
-    bad = [b for b in backends if b not in BACKENDS]
-    if bad or not backends:
-        raise argparse.ArgumentTypeError(f"{text!r}: choose from {', '.join(BACKENDS)}")
-    return backends
-
-
-def _config(text: str) -> ParallelConfig:
-    try:
-        return ParallelConfig.parse(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-
-
-def _db_path(text: str, must_exist: bool) -> Path:
-    path = Path(text)
-    if must_exist and not path.is_file():
-        raise UserError(f"--db {text}: no such results database (run `python -m harness sweep --db {text}` first)")
-    if path.exists() and not path.is_file():
-        raise UserError(f"--db {text}: is not a file")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not must_exist and parent.exists() and not parent.is_dir():
-        raise UserError(f"--db {text}: {parent} is not a directory")
-    return path
 
 
 def resolve_scenario(text: str, preset: str | None = None):
@@ -162,18 +100,19 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from harness.store import export
 
-    export(_db_path(args.db, must_exist=True), args.format, Path(args.out))
-    print(f"wrote {args.out}")
+    replaced = export(_db_path(args.db, must_exist=True), args.format, Path(args.out))
+    print(wrote(Path(args.out), replaced))
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from harness.report import render_report
 
-    text = render_report(_db_path(args.db, must_exist=True), fmt=args.format)
-    if args.out:
-        Path(args.out).write_text(text)
-        print(f"wrote {args.out}")
+    db = _db_path(args.db, must_exist=True)
+    out = out_file(args.out) if args.out else None
+    text = render_report(db, fmt=args.format)
+    if out is not None:
+        print(_write_text(out, text))
     else:
         print(text)
     return 0
@@ -182,7 +121,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_plot(args: argparse.Namespace) -> int:
     from harness.plots import write_plots
 
-    paths = write_plots(_db_path(args.db, must_exist=True), Path(args.out))
+    db = _db_path(args.db, must_exist=True)
+    paths = write_plots(db, out_dir(args.out))
     print(f"wrote {len(paths)} figures to {args.out}")
     return 0
 
@@ -226,7 +166,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
 
     with user_input():
         check_engine(args.engine)
-        db = Path(args.db)
+        db = _db_path(args.db, must_exist=False)
         scenario = stored_scenario(db, args.scenario, args.engine)
     if scenario is None:
         try:
@@ -263,134 +203,34 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from harness.render.compare import render_compare
 
     db = _db_path(args.db, must_exist=True)
+    out = out_file(args.out) if args.out else None
+    plot = out_file(args.plot, "--plot") if args.plot else None
     text = render_compare(db, fmt=args.format)
-    if args.out:
-        Path(args.out).write_text(text + "\n")
-        print(f"wrote {args.out}")
+    if out is not None:
+        print(_write_text(out, text + "\n"))
     else:
         print(text)
-    if args.plot and (path := plot_compare(db, Path(args.plot))):
-        print(f"wrote {path}")
+    plot_existed = plot is not None and plot.exists()
+    if plot is not None and (path := plot_compare(db, plot)):
+        print(wrote(path, plot_existed))
     return 0
 
 
-# -- parser -------------------------------------------------------------------------
+def _write_text(path: Path, text: str) -> str:
+    existed = path.exists()
+    path.write_text(text)
+    return wrote(path, existed)
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, not usage + message
-        self.exit(2, f"error: {self.prog}: {message}\n")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="python -m harness",
-        description="Measure how to split the cores of this machine to fit a meta-learner fastest.",
-    )
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    p = sub.add_parser("list", help="list the scenarios of the presets")
-    p.add_argument("--preset", help="only this preset")
-    p.set_defaults(func=cmd_list)
-
-    p = sub.add_parser("measure", help="measure one (engine, scenario, config) trial and print its figures")
-    p.add_argument("--scenario", required=True, help="a scenario id (or unique prefix) from the presets, or fields like learner=T,n_rows=10000")
-    p.add_argument("--preset", help="look the scenario id up in this preset only")
-    p.add_argument("--config", type=_config, default=ParallelConfig(), help="'default' or model=2,folds=1,stage=1,backend=loky")
-    p.add_argument("--engine", default="core", choices=list(ENGINES))
-    p.add_argument("--repeats", type=_positive_int, default=3, help="fits in the trial: the first is cold, the rest warm")
-    p.add_argument("--timeout", type=_positive_float, default=600.0, help="seconds before the trial is killed and recorded as failed")
-    p.add_argument("--json", action="store_true", help="print the whole trial result as JSON")
-    p.set_defaults(func=cmd_measure)
-
-    p = sub.add_parser("sweep", help="measure every split of the cores for each scenario into a results database")
-    source = p.add_mutually_exclusive_group()
-    source.add_argument("--preset", help="a preset name (default: default)")
-    source.add_argument("--scenarios", help="a TOML file of scenarios (same format as the presets)")
-    p.add_argument("--db", default=str(DEFAULT_DB), help=f"SQLite results database (default: {DEFAULT_DB})")
-    p.add_argument("--repeats", type=_positive_int, default=None, help="measured repeats per config, interleaved across configs (default: the preset's [sweep] repeats, else 3)")
-    p.add_argument("--timeout", type=_positive_float, default=600.0, help="seconds per trial before it is killed and recorded as failed")
-    p.add_argument("--engine", type=_engines, default=["core"], help="comma-separated engines: core, metalearners")
-    p.add_argument("--levels", type=_int_list, help="values tried at each level (default: the preset's [sweep] levels, else 1, 2, 4, ... up to the cores)")
-    p.add_argument("--backends", type=_backends, default=None, help="comma-separated joblib backends (default: the preset's [sweep] backends, else loky,threading)")
-    p.add_argument("--oversubscribe", type=_positive_float, default=1.0, help="keep configs asking for up to this many times the cores in threads (default 1)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random interleaving order")
-    p.add_argument("--mem-interval", type=_positive_float, default=0.1, help="seconds between memory samples of a trial's process tree (default 0.1; shorter costs the supervisor more CPU)")
-    p.add_argument("--no-report", action="store_true", help="do not print the report at the end")
-    p.set_defaults(func=cmd_sweep)
-
-    p = sub.add_parser(
-        "tune",
-        help="search the fastest config of a workload with an Optuna study (stored next to the sweep results)",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=(
-            "One study per workload, named tune:{engine}:{scenario_id}; running it again continues it.\n"
-            "Open a study in optuna-dashboard:\n"
-            "  pip install optuna-dashboard && optuna-dashboard sqlite:///results/harness.db"
-        ),
-    )
-    source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--scenario", help="a scenario id (or unique prefix) from the presets, or fields like learner=T,n_rows=10000")
-    source.add_argument("--preset", help="one study per scenario of this preset")
-    p.add_argument("--trials", type=_positive_int, default=20, help="configs to measure in this call, per study (default 20)")
-    p.add_argument("--repeats", type=_positive_int, default=3, help="trials per config; the objective is their median (default 3)")
-    p.add_argument("--timeout", type=_positive_float, default=600.0, help="seconds per trial before it is killed and recorded as failed")
-    p.add_argument("--time-budget", type=_positive_float, help="seconds per study after which no new config starts")
-    p.add_argument("--db", default=str(DEFAULT_DB), help=f"SQLite results database; also the default study storage (default: {DEFAULT_DB})")
-    p.add_argument("--storage", help="an Optuna storage URL for the studies instead of the results database")
-    p.add_argument("--study", help="study name (default: tune:{engine}:{scenario_id})")
-    p.add_argument("--engine", default="core", choices=list(ENGINES))
-    p.add_argument("--objectives", default="wall", help="wall (default), wall,cpu or wall,memory (multi-objective: prints the Pareto front)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the sampler")
-    p.add_argument("--levels", type=_int_list, help="values tried at each level (default: 1, 2, 4, ... up to the cores)")
-    p.add_argument("--backends", type=_backends, default=BACKENDS, help="comma-separated joblib backends (default: loky,threading)")
-    p.add_argument("--oversubscribe", type=_positive_float, default=1.0, help="keep configs asking for up to this many times the cores in threads (default 1)")
-    p.add_argument("--prune-ratio", type=_positive_float, default=1.5, help="prune a config whose first repeat is this many times slower than the best median (default 1.5; inf: never)")
-    p.add_argument("--allow-concurrent", action="store_true", help="measure even while another tune/sweep measures on this machine (corrupts the timings of both)")
-    p.set_defaults(func=cmd_tune)
-
-    p = sub.add_parser("recommend", help="re-measure the leaders of a workload interleaved and recommend the simplest tied with the fastest")
-    p.add_argument("--scenario", required=True, help="a scenario id (or unique prefix) in the database or the presets, or fields like learner=T,n_rows=10000")
-    p.add_argument("--db", default=str(DEFAULT_DB))
-    p.add_argument("--engine", default="core", choices=list(ENGINES))
-    p.add_argument("--top", type=_positive_int, default=3, help="leaders to re-measure (default 3)")
-    p.add_argument("--repeats", type=_positive_int, default=5, help="trials per leader, interleaved (default 5)")
-    p.add_argument("--alpha", type=_positive_float, default=0.05, help="significance level of the one-sided Mann-Whitney U test (default 0.05)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the interleaving order and the bootstrap")
-    p.add_argument("--timeout", type=_positive_float, default=600.0, help="seconds per trial before it is killed and recorded as failed")
-    p.add_argument("--no-remeasure", action="store_true", help="decide on the stored measurements only")
-    p.add_argument("--allow-concurrent", action="store_true", help="measure even while another tune/sweep measures on this machine (corrupts the timings)")
-    p.add_argument("--json", action="store_true", help="print the recommendation as JSON")
-    p.set_defaults(func=cmd_recommend)
-
-    p = sub.add_parser("export", help="export every measurement to CSV or Parquet")
-    p.add_argument("--db", default=str(DEFAULT_DB))
-    p.add_argument("--format", choices=["csv", "parquet"], default="csv")
-    p.add_argument("--out", required=True)
-    p.set_defaults(func=cmd_export)
-
-    p = sub.add_parser("report", help="per scenario: configs ranked by median wall, speed-ups, ties, ideal bound")
-    p.add_argument("--db", default=str(DEFAULT_DB))
-    p.add_argument("--format", choices=["text", "md"], default="text")
-    p.add_argument("--out", help="write to this file instead of printing")
-    p.set_defaults(func=cmd_report)
-
-    p = sub.add_parser("compare", help="metalearners_core vs the metalearners package: wall, CPU and RMSE side by side")
-    p.add_argument("--db", default=str(DEFAULT_DB))
-    p.add_argument("--format", choices=["text", "md"], default="text")
-    p.add_argument("--out", help="write the table to this file instead of printing")
-    p.add_argument("--plot", help="also draw the ratios into this PNG")
-    p.set_defaults(func=cmd_compare)
-
-    p = sub.add_parser("plot", help="write the comparison figures (PNG)")
-    p.add_argument("--db", default=str(DEFAULT_DB))
-    p.add_argument("--out", default="results/plots")
-    p.set_defaults(func=cmd_plot)
-    return parser
+COMMANDS = {
+    "list": cmd_list, "measure": cmd_measure, "sweep": cmd_sweep, "tune": cmd_tune,
+    "recommend": cmd_recommend, "export": cmd_export, "report": cmd_report,
+    "compare": cmd_compare, "plot": cmd_plot,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(COMMANDS)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

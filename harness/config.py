@@ -44,7 +44,10 @@ class ParallelConfig:
         _check_level(self.n_jobs_cross_fitting, "n_jobs_cross_fitting")
         _check_level(self.n_jobs_base_learners, "n_jobs_base_learners")
         if self.backend not in (*BACKENDS, AUTO):
-            raise ValueError(f"backend={self.backend!r} is not allowed; choose one of {', '.join((*BACKENDS, AUTO))}.")
+            sequential = " (joblib's 'sequential' is the serial config: folds=1,stage=1)" if self.backend == "sequential" else ""
+            raise ValueError(
+                f"backend={self.backend!r} is not allowed; choose one of {', '.join((*BACKENDS, AUTO))}{sequential}."
+            )
         if self.is_auto and (self.model_n_jobs, self.n_jobs_cross_fitting, self.n_jobs_base_learners) != (None,) * 3:
             raise ValueError("the 'auto' config chooses every level itself; leave model, folds and stage unset.")
 
@@ -166,17 +169,62 @@ def config_grid(
     include_auto: bool = True,
 ) -> list[ParallelConfig]:
     """Every split of the cores over the three levels (+ backend), the library default
-    and ``auto`` first (engines without ``auto`` skip it: :func:`harness.engines.supports`).
+    and ``auto`` first (engines without ``auto`` skip it: :func:`harness.engines.supports`),
+    and always the serial config ``m1-f1-s1`` (the reference of every speed-up), also
+    when ``levels`` lacks 1.
 
-    Configs asking for more than ``max_oversubscription x cores`` threads are left out;
-    configs without a worker pool get one backend only (it would not matter).
+    Configs asking for more than ``max_oversubscription x cores`` threads are left out
+    (:func:`grid_note` says which); configs without a worker pool get one backend only
+    (it would not matter).
     """
     levels = levels or powers_of_two_up_to(cores)
     grid = [ParallelConfig()] if include_default else []
     grid += [ParallelConfig.auto()] if include_auto else []
+    if 1 not in levels:  # where levels hold 1 the serial config is in the product, in its place
+        grid.append(serial_config(backends))
     for model, folds, stage in itertools.product(levels, repeat=3):
         if model * folds * stage > max_oversubscription * cores:
             continue
         pool_backends = backends if folds * stage > 1 else backends[:1]
         grid += [ParallelConfig(model, folds, stage, backend) for backend in pool_backends]
     return list(dict.fromkeys(grid))
+
+
+def serial_config(backends: tuple[str, ...] = BACKENDS) -> ParallelConfig:
+    """``m1-f1-s1`` with the first backend (without a pool the backend does not matter)."""
+    return ParallelConfig(1, 1, 1, backends[0] if backends else BACKENDS[0])
+
+
+def left_out_configs(
+    cores: int, levels: list[int] | None = None, backends: tuple[str, ...] = BACKENDS, max_oversubscription: float = 1.0
+) -> list[ParallelConfig]:
+    """The splits of ``levels`` that :func:`config_grid` leaves out: more threads than
+    ``max_oversubscription x cores``."""
+    levels = levels or powers_of_two_up_to(cores)
+    out = []
+    for model, folds, stage in itertools.product(levels, repeat=3):
+        if model * folds * stage > max_oversubscription * cores:
+            pool_backends = backends if folds * stage > 1 else backends[:1]
+            out += [ParallelConfig(model, folds, stage, backend) for backend in pool_backends]
+    return list(dict.fromkeys(out))
+
+
+def grid_note(
+    cores: int, levels: list[int] | None = None, backends: tuple[str, ...] = BACKENDS, max_oversubscription: float = 1.0
+) -> str | None:
+    """One line saying which configs of ``levels`` the grid leaves out and why, and that
+    the serial reference was added where ``levels`` lacks 1; None when neither happened."""
+    parts = []
+    dropped = left_out_configs(cores, levels, backends, max_oversubscription)
+    if dropped:
+        shown = ", ".join(c.id for c in dropped[:6]) + (f" and {len(dropped) - 6} more" if len(dropped) > 6 else "")
+        parts.append(
+            f"left out {len(dropped)} configs asking for more than {max_oversubscription:g} x {cores} cores in threads"
+            f" ({shown}; --oversubscribe keeps them)"
+        )
+    if levels and 1 not in levels:
+        parts.append(f"added {serial_config(backends).id}, the serial reference of every speed-up")
+    if not parts:
+        return None
+    what = f"--levels {','.join(map(str, levels))}" if levels else "the default levels"
+    return f"{what} on {cores} cores: " + "; ".join(parts)

@@ -25,29 +25,33 @@ interrupted command finishes it, and re-running a finished one runs nothing. A
 failed or timed-out trial is recorded with its reason; the sweep goes on. Data sets
 are generated (and cached on disk) in this supervising process before a scenario's
 first trial, so no trial pays for them.
+
+The plan itself (the configs, the order, what a store still lacks) is
+:mod:`harness.sweep_plan`; this module runs it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import random
 import shlex
 import signal
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.config import BACKENDS, ParallelConfig, config_grid
-from harness.engines import check_engine, supports
+from harness.config import BACKENDS, grid_note
+from harness.engines import check_engine
 from harness.errors import UsageError, user_input
 from harness.locks import HostTrialLock
+from harness.paths import db_path
 from harness.measure import available_cores, collect_manifest, finish_manifest
 from harness.runner import FITS_PER_TRIAL, TrialRunner
 from harness.store import Store
 from harness.render.progress import duration as _duration, progress as _progress
+from harness.sweep_plan import PlannedTrial, pending, plan_trials, sweep_configs
 from harness.trial import kill_trial_children as _kill_trial_children
 
 __all__ = ["PlannedTrial", "SweepOptions", "pending", "plan_trials", "run_sweep"]
@@ -57,52 +61,6 @@ DEFAULT_REPEATS = 3
 #: Seconds between memory samples of a trial's tree: at 0.025 s the supervisor's PSS
 #: sampling of a trial with loky workers costs ~40% of a core, at 0.1 s ~8%.
 DEFAULT_MEM_INTERVAL_S = 0.1
-
-
-@dataclass(frozen=True)
-class PlannedTrial:
-    engine: str
-    scenario: Any  # scenarios.Scenario
-    config: ParallelConfig
-    repeat: int
-
-    @property
-    def key(self) -> tuple[str, str, str, int]:
-        """The store's identity of a measurement (see :meth:`Store.done`)."""
-        return (self.engine, self.scenario.id, self.config.id, self.repeat)
-
-
-def plan_trials(
-    scenarios: Sequence[Any],
-    engines: Sequence[str],
-    configs: Sequence[ParallelConfig],
-    repeats: int,
-    seed: int,
-) -> list[PlannedTrial]:
-    """Every (engine, scenario, config, repeat) in sweep order (see the module docstring).
-
-    Deterministic for a given seed, so a resumed sweep walks the same order.
-    """
-    rng = random.Random(seed)
-    plan: list[PlannedTrial] = []
-    for scenario in scenarios:
-        cells = [(engine, config) for engine in engines for config in configs if supports(engine, config)]
-        previous = None
-        for repeat in range(repeats):
-            block = cells[:]
-            rng.shuffle(block)
-            if len(block) > 1 and block[0] == previous:  # no repeat back to back across blocks
-                j = rng.randrange(1, len(block))
-                block[0], block[j] = block[j], block[0]
-            previous = block[-1]
-            plan += [PlannedTrial(engine, scenario, config, repeat) for engine, config in block]
-    return plan
-
-
-def pending(plan: Sequence[PlannedTrial], store: Store) -> list[PlannedTrial]:
-    """The planned trials the store does not hold yet (it is read once, not per trial)."""
-    done = store.done()
-    return [t for t in plan if t.key not in done]
 
 
 # ---------------------------------------------------------------------- helpers
@@ -143,8 +101,7 @@ class SweepOptions:
             raise UsageError(f"--backends {','.join(self.backends)}: choose from {', '.join(BACKENDS)}")
         if self.levels is not None and (not self.levels or any(v < 1 for v in self.levels)):
             raise UsageError(f"--levels {list(self.levels)}: use integers >= 1")
-        if self.db.exists() and not self.db.is_file():
-            raise UsageError(f"--db {self.db}: is a directory, not a results database file")
+        db_path(self.db, must_exist=False)  # one line for a directory, a file as parent
 
     @classmethod
     def from_args(cls, args: Any) -> SweepOptions:
@@ -262,7 +219,8 @@ def run_sweep(options: SweepOptions) -> int:
 
     scenarios = options.load_scenarios()
     cores = available_cores()
-    configs = config_grid(cores, list(options.levels) if options.levels else None, options.backends, options.oversubscribe)
+    levels = list(options.levels) if options.levels else None
+    configs = sweep_configs(cores, levels, options.backends, options.oversubscribe)
     plan = plan_trials(scenarios, options.engines, configs, options.repeats, options.seed)
     db = options.db
     console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -271,7 +229,9 @@ def run_sweep(options: SweepOptions) -> int:
         f" x {options.repeats} repeats x {len(options.engines)} engine(s), {cores} cores)"
     )
 
-    with Store(db) as store:
+    with Store(db) as store:  # opened first: a bad --db is the only line printed
+        if note := grid_note(cores, levels, options.backends, options.oversubscribe):
+            console.print(f"sweep: {note}", markup=False)
         todo = pending(plan, store)
         if not todo:
             console.print(f"sweep: nothing to do, all {what} are in {db}", markup=False)

@@ -122,9 +122,12 @@ def load_tasks(path: str | Path) -> pd.DataFrame:
     return df
 
 
-def load_runs(path: str | Path) -> pd.DataFrame:
+def load_runs(path: str | Path, include_empty: bool = False) -> pd.DataFrame:
     """One row per run: run_id, started_at, finished_at (None if it never finished),
-    command, preset, hostname, manifest (a dict), n_trials."""
+    command, preset, hostname, manifest (a dict), n_trials.
+
+    A run that recorded no trial (interrupted before its first, or it had nothing to
+    measure) is not a run of the results: left out unless ``include_empty``."""
     import pandas as pd
 
     with _reader(path) as conn:
@@ -134,6 +137,8 @@ def load_runs(path: str | Path) -> pd.DataFrame:
             " AS n_trials FROM harness_runs AS r ORDER BY r.started_at, r.run_id",
             conn,
         )
+    if not include_empty:
+        df = df[df["n_trials"] > 0].reset_index(drop=True)
     df["manifest"] = [json.loads(m) for m in df["manifest"]]
     return df
 
@@ -148,23 +153,37 @@ def load_all(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame
     return fits, tasks, runs
 
 
-def export(path: str | Path, fmt: str, out: Path) -> None:
-    """Write :func:`load_fits` (one row per fit) to ``out`` as "csv" or "parquet"."""
-    if fmt not in ("csv", "parquet"):
+#: The file name extensions each export format is recognised by.
+EXPORT_SUFFIXES = {"csv": (".csv",), "parquet": (".parquet", ".pq")}
+
+
+def export(path: str | Path, fmt: str, out: Path) -> bool:
+    """Write :func:`load_fits` (one row per fit) to ``out`` as "csv" or "parquet".
+
+    An ``out`` whose extension names the other format is refused (a Parquet file
+    named ``m.csv`` would mislead every later reader); missing parent folders are
+    created; an existing file is replaced. Returns whether a file was replaced.
+    """
+    from harness.paths import out_file
+
+    if fmt not in EXPORT_SUFFIXES:
         raise UsageError(f"format {fmt!r} is not allowed; choose csv or parquet")
+    suffix = Path(out).suffix.lower()
+    other = next((f for f, suffixes in EXPORT_SUFFIXES.items() if f != fmt and suffix in suffixes), None)
+    if other is not None:
+        raise UsageError(
+            f"--format {fmt} with --out {out}: its extension {suffix} says {other}; "
+            f"name the file {Path(out).with_suffix(EXPORT_SUFFIXES[fmt][0]).name} or use --format {other}"
+        )
     df = load_fits(path)
-    out = Path(out)
-    if out.exists() and out.is_dir():
-        raise UsageError(f"{out}: is a directory; give a file name")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UsageError(f"{out}: cannot create its folder: {e.strerror or e}") from None
+    out = out_file(out)
+    existed = out.exists()
     if fmt == "csv":
         df.to_csv(out, index=False)
-        return
+        return existed
     try:
         import pyarrow  # noqa: F401
     except ImportError:
         raise UsageError("parquet export needs pyarrow: pip install pyarrow") from None
     df.to_parquet(out, index=False)
+    return existed

@@ -249,10 +249,10 @@ class Store:
         return row is not None
 
     def counts(self) -> dict[str, int]:
-        """How many runs, trials (and failed ones), fits and task rows are stored."""
+        """How many runs (that recorded a trial), trials (and failed ones), fits and task rows are stored."""
         q = lambda sql: int(self._conn.execute(sql).fetchone()[0] or 0)  # noqa: E731
         return {
-            "runs": q("SELECT COUNT(*) FROM harness_runs"),
+            "runs": q("SELECT COUNT(DISTINCT run_id) FROM harness_trials"),
             "trials": q("SELECT COUNT(*) FROM harness_trials"),
             "failed": q("SELECT SUM(status = 'failed') FROM harness_trials"),
             "fits": q("SELECT COUNT(*) FROM harness_fits"),

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.config import BACKENDS
+from harness.config import BACKENDS, grid_note
 from harness.engines import supports
 from harness.errors import UsageError
 from harness.render.hints import follow_up
@@ -56,6 +56,8 @@ def run_tune(
     cores = available_cores()
     space = [c for c in search_space(cores, levels, backends, oversubscribe) if supports(engine, c)]
     baselines = baseline_configs(cores, backends, engine)
+    if note := grid_note(cores, levels, tuple(backends), oversubscribe):
+        log(f"tune: {note}")
     url = storage or sqlite_url(db)
     status = 0
     with store_lock(db, allow_concurrent, "tune") as held, Store(db) as store, HostTrialLock(not allow_concurrent) as lock:

@@ -306,7 +306,12 @@ def test_cli_tune_end_to_end(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout
     assert out.count("] trial ") == 4 and "best: " in out and "optuna-dashboard" in out
+    from harness.config import grid_note
+    from harness.measure import available_cores
     from harness.store import load_fits, load_runs
+
+    note = grid_note(available_cores(), [1, 2], ("loky",))  # on 2 cores: 4 splits ask for more threads
+    assert note is None or out.count(f"tune: {note}\n") == 1, out
 
     fits = load_fits(db)
     assert len(fits.drop_duplicates("trial_id")) == 4 and (fits["status"] == "ok").all()

@@ -1,0 +1,194 @@
+"""The command line of ``python -m harness``: its argparse parser, one sub-parser per command,
+and the argument types that turn what the user typed into checked values.
+
+Owns only the shape of the command line (names, types, help text, defaults); the
+commands themselves are the ``cmd_*`` functions of :mod:`harness.cli`, given to
+:func:`build_parser` as a mapping so this module imports none of them. Every path
+option says in its help what it is and its default, and every ``--out`` behaves the
+same (:mod:`harness.paths`): missing parent folders are created, an existing file is
+replaced and the command says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Mapping
+
+from harness.config import BACKENDS, ParallelConfig
+from harness.engines import ENGINES, check_engine
+from harness.render.hints import DEFAULT_DB
+
+__all__ = ["build_parser"]
+
+#: Help of every ``--db`` that reads a results database.
+DB_HELP = f"SQLite results database written by sweep/tune (default: {DEFAULT_DB})"
+#: What every file ``--out`` does with folders and existing files.
+OUT_FILE_NOTE = "missing folders are created; an existing file is replaced (the command says so)"
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not allowed; use an integer >= 1")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{value} is not allowed; use a number > 0")
+    return value
+
+
+def _engines(text: str) -> list[str]:
+    engines = [e.strip() for e in text.split(",") if e.strip()]
+    if not engines:
+        raise argparse.ArgumentTypeError(f"no engine given; choose from {', '.join(ENGINES)}")
+    for engine in engines:
+        try:
+            check_engine(engine)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    return list(dict.fromkeys(engines))
+
+
+def _int_list(text: str) -> list[int]:
+    return [_positive_int(v) for v in text.split(",") if v.strip()]
+
+
+def _backends(text: str) -> tuple[str, ...]:
+    backends = tuple(b.strip() for b in text.split(",") if b.strip())
+    bad = [b for b in backends if b not in BACKENDS]
+    if bad or not backends:
+        raise argparse.ArgumentTypeError(f"{text!r}: choose from {', '.join(BACKENDS)}")
+    return backends
+
+
+def _config(text: str) -> ParallelConfig:
+    try:
+        return ParallelConfig.parse(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, not usage + message
+        self.exit(2, f"error: {self.prog}: {message}\n")
+
+
+def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) -> argparse.ArgumentParser:
+    """The parser; each sub-parser's ``func`` is ``commands[its name]``."""
+    parser = _Parser(
+        prog="python -m harness",
+        description="Measure how to split the cores of this machine to fit a meta-learner fastest.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("list", help="list the scenarios of the presets")
+    p.add_argument("--preset", help="only this preset")
+    p.set_defaults(func=commands["list"])
+
+    p = sub.add_parser("measure", help="measure one (engine, scenario, config) trial and print its figures")
+    p.add_argument("--scenario", required=True, help="a scenario id (or unique prefix) from the presets, or fields like learner=T,n_rows=10000")
+    p.add_argument("--preset", help="look the scenario id up in this preset only")
+    p.add_argument("--config", type=_config, default=ParallelConfig(), help="'default' or model=2,folds=1,stage=1,backend=loky")
+    p.add_argument("--engine", default="core", choices=list(ENGINES))
+    p.add_argument("--repeats", type=_positive_int, default=3, help="fits in the trial: the first is cold, the rest warm")
+    p.add_argument("--timeout", type=_positive_float, default=600.0, help="seconds before the trial is killed and recorded as failed")
+    p.add_argument("--json", action="store_true", help="print the whole trial result as JSON")
+    p.set_defaults(func=commands["measure"])
+
+    p = sub.add_parser("sweep", help="measure every split of the cores for each scenario into a results database")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--preset", help="a preset name (default: default)")
+    source.add_argument("--scenarios", help="a TOML file of scenarios (same format as the presets)")
+    p.add_argument("--db", default=str(DEFAULT_DB), help=f"SQLite results database (default: {DEFAULT_DB})")
+    p.add_argument("--repeats", type=_positive_int, default=None, help="measured repeats per config, interleaved across configs (default: the preset's [sweep] repeats, else 3)")
+    p.add_argument("--timeout", type=_positive_float, default=600.0, help="seconds per trial before it is killed and recorded as failed")
+    p.add_argument("--engine", type=_engines, default=["core"], help="comma-separated engines: core, metalearners")
+    p.add_argument("--levels", type=_int_list, help="values tried at each level (default: the preset's [sweep] levels, else 1, 2, 4, ... up to the cores)")
+    p.add_argument("--backends", type=_backends, default=None, help="comma-separated joblib backends (default: the preset's [sweep] backends, else loky,threading)")
+    p.add_argument("--oversubscribe", type=_positive_float, default=1.0, help="keep configs asking for up to this many times the cores in threads (default 1)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random interleaving order")
+    p.add_argument("--mem-interval", type=_positive_float, default=0.1, help="seconds between memory samples of a trial's process tree (default 0.1; shorter costs the supervisor more CPU)")
+    p.add_argument("--no-report", action="store_true", help="do not print the report at the end")
+    p.set_defaults(func=commands["sweep"])
+
+    p = sub.add_parser(
+        "tune",
+        help="search the fastest config of a workload with an Optuna study (stored next to the sweep results)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=(
+            "One study per workload, named tune:{engine}:{scenario_id}; running it again continues it.\n"
+            "Open a study in optuna-dashboard:\n"
+            "  pip install optuna-dashboard && optuna-dashboard sqlite:///results/harness.db"
+        ),
+    )
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--scenario", help="a scenario id (or unique prefix) from the presets, or fields like learner=T,n_rows=10000")
+    source.add_argument("--preset", help="one study per scenario of this preset")
+    p.add_argument("--trials", type=_positive_int, default=20, help="configs to measure in this call, per study (default 20)")
+    p.add_argument("--repeats", type=_positive_int, default=3, help="trials per config; the objective is their median (default 3)")
+    p.add_argument("--timeout", type=_positive_float, default=600.0, help="seconds per trial before it is killed and recorded as failed")
+    p.add_argument("--time-budget", type=_positive_float, help="seconds per study after which no new config starts")
+    p.add_argument("--db", default=str(DEFAULT_DB), help=f"SQLite results database; also the default study storage (default: {DEFAULT_DB})")
+    p.add_argument("--storage", help="an Optuna storage URL for the studies instead of the results database")
+    p.add_argument("--study", help="study name (default: tune:{engine}:{scenario_id})")
+    p.add_argument("--engine", default="core", choices=list(ENGINES))
+    p.add_argument("--objectives", default="wall", help="wall (default), wall,cpu or wall,memory (multi-objective: prints the Pareto front)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sampler")
+    p.add_argument("--levels", type=_int_list, help="values tried at each level (default: 1, 2, 4, ... up to the cores)")
+    p.add_argument("--backends", type=_backends, default=BACKENDS, help="comma-separated joblib backends (default: loky,threading)")
+    p.add_argument("--oversubscribe", type=_positive_float, default=1.0, help="keep configs asking for up to this many times the cores in threads (default 1)")
+    p.add_argument("--prune-ratio", type=_positive_float, default=1.5, help="prune a config whose first repeat is this many times slower than the best median (default 1.5; inf: never)")
+    p.add_argument("--allow-concurrent", action="store_true", help="measure even while another tune/sweep measures on this machine (corrupts the timings of both)")
+    p.set_defaults(func=commands["tune"])
+
+    p = sub.add_parser("recommend", help="re-measure the leaders of a workload interleaved and recommend the simplest tied with the fastest")
+    p.add_argument("--scenario", required=True, help="a scenario id (or unique prefix) in the database or the presets, or fields like learner=T,n_rows=10000")
+    p.add_argument("--db", default=str(DEFAULT_DB), help=DB_HELP + "; may be missing when --scenario is in the presets")
+    p.add_argument("--engine", default="core", choices=list(ENGINES))
+    p.add_argument("--top", type=_positive_int, default=3, help="leaders to re-measure (default 3)")
+    p.add_argument("--repeats", type=_positive_int, default=5, help="trials per leader, interleaved (default 5)")
+    p.add_argument("--alpha", type=_positive_float, default=0.05, help="significance level of the one-sided Mann-Whitney U test (default 0.05)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the interleaving order and the bootstrap")
+    p.add_argument("--timeout", type=_positive_float, default=600.0, help="seconds per trial before it is killed and recorded as failed")
+    p.add_argument("--no-remeasure", action="store_true", help="decide on the stored measurements only")
+    p.add_argument("--allow-concurrent", action="store_true", help="measure even while another tune/sweep measures on this machine (corrupts the timings)")
+    p.add_argument("--json", action="store_true", help="print the recommendation as JSON")
+    p.set_defaults(func=commands["recommend"])
+
+    p = sub.add_parser("export", help="export every measurement to CSV or Parquet")
+    p.add_argument("--db", default=str(DEFAULT_DB), help=DB_HELP)
+    p.add_argument("--format", choices=["csv", "parquet"], default="csv", help="csv (default) or parquet; must agree with --out's extension")
+    p.add_argument("--out", required=True, help=f"the file to write (no default: required; .csv or .parquet); {OUT_FILE_NOTE}")
+    p.set_defaults(func=commands["export"])
+
+    p = sub.add_parser("report", help="per scenario: configs ranked by median wall, speed-ups, ties, ideal bound")
+    p.add_argument("--db", default=str(DEFAULT_DB), help=DB_HELP)
+    p.add_argument("--format", choices=["text", "md"], default="text", help="text (default) or md (Markdown)")
+    p.add_argument("--out", help=f"write the report to this file (default: print it); {OUT_FILE_NOTE}")
+    p.set_defaults(func=commands["report"])
+
+    p = sub.add_parser("compare", help="metalearners_core vs the metalearners package: wall, CPU and RMSE side by side")
+    p.add_argument("--db", default=str(DEFAULT_DB), help=DB_HELP)
+    p.add_argument("--format", choices=["text", "md"], default="text", help="text (default) or md (Markdown)")
+    p.add_argument("--out", help=f"write the table to this file (default: print it); {OUT_FILE_NOTE}")
+    p.add_argument("--plot", help=f"also draw the ratios into this PNG file (default: no figure); {OUT_FILE_NOTE}")
+    p.set_defaults(func=commands["compare"])
+
+    p = sub.add_parser("plot", help="write the comparison figures (PNG)")
+    p.add_argument("--db", default=str(DEFAULT_DB), help=DB_HELP)
+    p.add_argument("--out", default="results/plots", help="the folder for the PNG files (default: results/plots); created if missing, existing figures of the same name are replaced")
+    p.set_defaults(func=commands["plot"])
+    return parser
+
+

@@ -1,0 +1,76 @@
+"""The sweep's plan: which (engine, scenario, config, repeat) trials it runs, in which order,
+and which of them a store does not hold yet.
+
+The configs are :func:`harness.config.config_grid` over the cores (always with the
+serial reference; :func:`harness.config.grid_note` says what was left out). The order
+is a randomised complete block design: scenarios one after another in file order;
+within a scenario, repeat ``r`` of every (engine, config) in block ``r``, each block
+shuffled with the seed and never starting with the config that ended the previous
+block. Deterministic for a seed, so a resumed sweep walks the same order.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from harness.config import BACKENDS, ParallelConfig, config_grid
+from harness.engines import supports
+from harness.store import Store
+
+__all__ = ["PlannedTrial", "pending", "plan_trials", "sweep_configs"]
+
+
+def sweep_configs(
+    cores: int, levels: list[int] | None = None, backends: tuple[str, ...] = BACKENDS, oversubscribe: float = 1.0
+) -> list[ParallelConfig]:
+    """The configs a sweep measures on ``cores`` (the grid, the serial reference always in it)."""
+    return config_grid(cores, levels, backends, oversubscribe)
+
+
+@dataclass(frozen=True)
+class PlannedTrial:
+    engine: str
+    scenario: Any  # scenarios.Scenario
+    config: ParallelConfig
+    repeat: int
+
+    @property
+    def key(self) -> tuple[str, str, str, int]:
+        """The store's identity of a measurement (see :meth:`Store.done`)."""
+        return (self.engine, self.scenario.id, self.config.id, self.repeat)
+
+
+def plan_trials(
+    scenarios: Sequence[Any],
+    engines: Sequence[str],
+    configs: Sequence[ParallelConfig],
+    repeats: int,
+    seed: int,
+) -> list[PlannedTrial]:
+    """Every (engine, scenario, config, repeat) in sweep order (see the module docstring).
+
+    Deterministic for a given seed, so a resumed sweep walks the same order.
+    """
+    rng = random.Random(seed)
+    plan: list[PlannedTrial] = []
+    for scenario in scenarios:
+        cells = [(engine, config) for engine in engines for config in configs if supports(engine, config)]
+        previous = None
+        for repeat in range(repeats):
+            block = cells[:]
+            rng.shuffle(block)
+            if len(block) > 1 and block[0] == previous:  # no repeat back to back across blocks
+                j = rng.randrange(1, len(block))
+                block[0], block[j] = block[j], block[0]
+            previous = block[-1]
+            plan += [PlannedTrial(engine, scenario, config, repeat) for engine, config in block]
+    return plan
+
+
+def pending(plan: Sequence[PlannedTrial], store: Store) -> list[PlannedTrial]:
+    """The planned trials the store does not hold yet (it is read once, not per trial)."""
+    done = store.done()
+    return [t for t in plan if t.key not in done]
