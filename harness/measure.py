@@ -22,7 +22,7 @@ import time
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import psutil
 
@@ -298,13 +298,3 @@ def available_cores() -> int:
     except (OSError, ValueError):
         pass
     return n
-
-
-def __getattr__(name: str) -> Any:
-    # The run manifest moved to harness.manifest, which imports this module; an
-    # import at the top would be circular, so its old import path is served lazily.
-    if name in ("collect_manifest", "finish_manifest"):
-        from harness import manifest
-
-        return getattr(manifest, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

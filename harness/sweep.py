@@ -47,12 +47,13 @@ from harness.engines import check_engine
 from harness.errors import UsageError, user_input
 from harness.locks import HostTrialLock
 from harness.paths import db_path
-from harness.measure import available_cores, collect_manifest, finish_manifest
+from harness.manifest import collect_manifest, finish_manifest
+from harness.measure import available_cores
 from harness.runner import FITS_PER_TRIAL, TrialRunner
 from harness.store import Store
 from harness.render.progress import duration as _duration, progress as _progress
 from harness.sweep_plan import PlannedTrial, pending, plan_trials, sweep_configs
-from harness.trial import kill_trial_children as _kill_trial_children
+from harness.trial_processes import kill_trial_children as _kill_trial_children
 
 __all__ = ["PlannedTrial", "SweepOptions", "pending", "plan_trials", "run_sweep"]
 

@@ -37,11 +37,9 @@ from typing import IO, Any, Literal, TypeVar
 
 from harness.measure import TreeMemorySampler
 
-# TAG_ENV and kill_trial_children live in harness.trial_processes; they are imported
-# here too because callers (the sweep's interrupt handler) import them from this module.
-from harness.trial_processes import TAG_ENV, end_trial_processes, kill_group, kill_trial_children
+from harness.trial_processes import TAG_ENV, end_trial_processes, kill_group
 
-__all__ = ["FitSample", "TrialResult", "TrialSpec", "run_trial", "TAG_ENV", "kill_trial_children"]
+__all__ = ["FitSample", "TrialResult", "TrialSpec", "run_trial", "TAG_ENV"]
 
 _STDERR_TAIL = 16_384  # bytes of the child's stderr kept in the result
 _EXIT_GRACE_S = 3.0  # how long the stragglers of a trial whose child exited may take to exit

@@ -33,12 +33,3 @@ def test_manifest_describes_machine_software_and_commit():
     end = finish_manifest(m)
     assert len(end["loadavg_end"]) == 3 and "timestamp_end" in end
     assert "loadavg_end" not in m
-
-
-def test_manifest_is_still_served_from_its_old_module():
-    # harness.sweep imports the manifest from harness.measure, where it used to live.
-    import harness.measure
-    import harness.manifest
-
-    assert harness.measure.collect_manifest is harness.manifest.collect_manifest
-    assert harness.measure.finish_manifest is harness.manifest.finish_manifest
