@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from sklearn.metrics import root_mean_squared_error
 
 from metalearners_core._execution import CrossFitJob, Deferred
+from metalearners_core._onnx import get_overall_estimators, warning_experimental_feature
 from metalearners_core._utils import clip_abs_to_epsilon, function_has_argument, n_rows, take_rows
 from metalearners_core.cross_fit_estimator import OVERALL, OosMethod
 from metalearners_core.metalearner import (
@@ -187,3 +189,14 @@ class RLearner(MetaLearner):
                 feature_set=self.feature_set[TREATMENT_MODEL],
             )
         )
+
+    def _necessary_onnx_models(self) -> dict[str, list[Any]]:
+        return {TREATMENT_MODEL: get_overall_estimators(self._treatment_models[TREATMENT_MODEL])}
+
+    def _build_onnx(self, models: Mapping[str, Sequence], output_name: str = "tau") -> Any:
+        """In the RLearner case, the necessary models are:
+
+        * ``"treatment_model"``
+        """
+        warning_experimental_feature("_build_onnx")
+        return self._build_onnx_of_effect_models(models, TREATMENT_MODEL, output_name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -117,4 +118,17 @@ class SLearner(MetaLearner):
             oos_method=oos_method,
             is_treatment_model=False,
             feature_set=None,
+        )
+
+    # The package leaves the S-learner out of ONNX export (its tutorial explains why:
+    # the treatment is an input of the one model), with these errors.
+    @classmethod
+    def _necessary_onnx_models(cls) -> dict[str, list[Any]]:
+        raise ValueError(
+            "The SLearner does not implement this method. Please refer to comment in the tutorial."
+        )
+
+    def _build_onnx(self, models: Mapping[str, Sequence], output_name: str = "tau") -> Any:
+        raise ValueError(
+            "The SLearner does not implement this method. Please refer to comment in the tutorial."
         )

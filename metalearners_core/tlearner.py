@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from metalearners_core._execution import CrossFitJob
+from metalearners_core._onnx import (
+    check_spox_installed,
+    get_overall_estimators,
+    infer_input_dict,
+    infer_probabilities_output,
+    warning_experimental_feature,
+)
 from metalearners_core._utils import take_rows
 from metalearners_core.cross_fit_estimator import OVERALL, OosMethod
 from metalearners_core.metalearner import (
@@ -54,3 +62,37 @@ class TLearner(_ConditionalAverageOutcomeMetaLearner):
         return self._evaluate_variant_outcomes(
             X, y_np, w_np, is_oos, oos_method, self._scoring(scoring)
         )
+
+    def _necessary_onnx_models(self) -> dict[str, list[Any]]:
+        return {VARIANT_OUTCOME_MODEL: get_overall_estimators(self._nuisance_models[VARIANT_OUTCOME_MODEL])}
+
+    def _build_onnx(self, models: Mapping[str, Sequence], output_name: str = "tau") -> Any:
+        """In the TLearner case, the necessary models are:
+
+        * ``"variant_outcome_model"``
+        """
+        warning_experimental_feature("_build_onnx")
+        check_spox_installed()
+        import spox.opset.ai.onnx.v21 as op
+        from onnx.checker import check_model
+        from spox import build, inline
+
+        self._validate_feature_set_none()
+        self._validate_onnx_models(models, set(self._necessary_onnx_models().keys()))
+
+        outcome_models = models[VARIANT_OUTCOME_MODEL]
+        input_dict = infer_input_dict(outcome_models[0])
+        if self.is_classification:
+            _, model_output_name = infer_probabilities_output(outcome_models[0])
+        else:
+            model_output_name = outcome_models[0].graph.output[0].name
+
+        control_output = inline(outcome_models[0])(**input_dict)[model_output_name]
+        variant_cates = []
+        for model in outcome_models[1:]:
+            variant_output = inline(model)(**input_dict)[model_output_name]
+            variant_cate = op.sub(variant_output, control_output)
+            variant_cates.append(op.unsqueeze(variant_cate, axes=op.constant(value_int=1)))
+        final_model = build(input_dict, {output_name: op.concat(variant_cates, axis=1)})
+        check_model(final_model, full_check=True)
+        return final_model

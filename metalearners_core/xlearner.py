@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any
 
 import numpy as np
 
 from metalearners_core._execution import CrossFitJob, Deferred
+from metalearners_core._onnx import (
+    check_spox_installed,
+    get_overall_estimators,
+    infer_input_dict,
+    infer_probabilities_output,
+    warning_experimental_feature,
+)
 from metalearners_core._utils import n_rows, take_rows
 from metalearners_core.cross_fit_estimator import MEDIAN, OVERALL, OosMethod
 from metalearners_core.metalearner import (
@@ -171,3 +179,62 @@ class XLearner(_ConditionalAverageOutcomeMetaLearner):
                 **common,
             )
         )
+
+    def _necessary_onnx_models(self) -> dict[str, list[Any]]:
+        return {
+            PROPENSITY_MODEL: get_overall_estimators(self._nuisance_models[PROPENSITY_MODEL]),
+            CONTROL_EFFECT_MODEL: get_overall_estimators(self._treatment_models[CONTROL_EFFECT_MODEL]),
+            TREATMENT_EFFECT_MODEL: get_overall_estimators(self._treatment_models[TREATMENT_EFFECT_MODEL]),
+        }
+
+    def _build_onnx(self, models: Mapping[str, Sequence], output_name: str = "tau") -> Any:
+        """In the XLearner case, the necessary models are:
+
+        * ``"propensity_model"``
+        * ``"control_effect_model"``
+        * ``"treatment_effect_model"``
+        """
+        warning_experimental_feature("_build_onnx")
+        check_spox_installed()
+        import spox.opset.ai.onnx.v21 as op
+        from onnx.checker import check_model
+        from spox import build, inline
+
+        self._validate_feature_set_none()
+        self._validate_onnx_models(models, set(self._necessary_onnx_models().keys()))
+
+        input_dict = infer_input_dict(models[PROPENSITY_MODEL][0])
+        effect_output_name = models[CONTROL_EFFECT_MODEL][0].graph.output[0].name
+        tau_hat_control = [inline(m)(**input_dict)[effect_output_name] for m in models[CONTROL_EFFECT_MODEL]]
+        tau_hat_effect = [inline(m)(**input_dict)[effect_output_name] for m in models[TREATMENT_EFFECT_MODEL]]
+        _, propensity_output_name = infer_probabilities_output(models[PROPENSITY_MODEL][0])
+        propensity_scores = inline(models[PROPENSITY_MODEL][0])(**input_dict)[propensity_output_name]
+
+        def propensity_of(variant: int) -> Any:
+            return op.slice(
+                propensity_scores,
+                starts=op.const(np.array([variant])),
+                ends=op.const(np.array([variant + 1])),
+                axes=op.const(np.array([1])),
+            )
+
+        propensity_control = propensity_of(0)
+        tau_hat = []
+        for tv in range(self.n_variants - 1):
+            propensity_variant = propensity_of(tv + 1)
+            # As predict: the variant's share of the propensity of {control, variant}.
+            share = op.div(propensity_variant, op.add(propensity_control, propensity_variant))
+            tau_hat_tv = op.add(
+                op.mul(share, tau_hat_control[tv]),
+                op.mul(op.sub(op.constant(value_float=1), share), tau_hat_effect[tv]),
+            )
+            tau_hat_tv = op.unsqueeze(tau_hat_tv, axes=op.constant(value_int=2))
+            if self.is_classification:
+                if self._supports_multi_class():
+                    raise ValueError("ONNX conversion is not implemented for a multi-class output.")
+                tau_hat_tv = op.concat([op.neg(tau_hat_tv), tau_hat_tv], axis=-1)
+            tau_hat.append(tau_hat_tv)
+
+        final_model = build(input_dict, {output_name: op.concat(tau_hat, axis=1)})
+        check_model(final_model, full_check=True)
+        return final_model
