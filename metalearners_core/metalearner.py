@@ -27,6 +27,7 @@ from metalearners_core._execution import (
     TaskRecord,
     run_fit_graph,
 )
+from metalearners_core._explain import _ExplainMixin
 from metalearners_core._utils import (
     default_metric,
     has_nan,
@@ -151,7 +152,7 @@ def _evaluate_model_kind(
     return metrics
 
 
-class MetaLearner(ABC):
+class MetaLearner(_ExplainMixin, ABC):
     """Base class of all meta-learners.
 
     ``nuisance_model_factory``, ``treatment_model_factory``, ``nuisance_model_params``,
