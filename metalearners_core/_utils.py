@@ -86,9 +86,21 @@ def function_has_argument(func: Any, argument: str) -> bool:
     return argument in signature(func).parameters
 
 
+def model_instance(factory: Any, params: dict | None = None) -> Any:
+    """A model of ``factory``, to ask what kind it is: scikit-learn >= 1.8 only
+    classifies instances, and building one is cheap. A factory with required
+    arguments and none given (``FixedBinaryPropensity``) is built without its
+    ``__init__``; scikit-learn's estimator type does not depend on it."""
+    try:
+        return factory(**(params or {}))
+    except TypeError:
+        if params or not isinstance(factory, type):
+            raise
+        return factory.__new__(factory)
+
+
 def _factory_is(factory: Any, check: Any) -> bool:
-    # scikit-learn >= 1.8 only classifies instances; building one is cheap.
-    return check(factory())
+    return check(model_instance(factory))
 
 
 def validate_model_and_predict_method(factory: Any, method: str, name: str) -> None:

@@ -13,7 +13,7 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from metalearners_core._execution import CrossFitJob, FittedCrossFit, fit_cross_fit_jobs
-from metalearners_core._utils import n_rows, take_rows, validate_positive_int
+from metalearners_core._utils import model_instance, n_rows, take_rows, validate_positive_int
 
 OosMethod = Literal["overall", "mean", "median"]
 OVERALL: OosMethod = "overall"
@@ -63,7 +63,7 @@ class CrossFitEstimator:
 
     @property
     def _is_classifier(self) -> bool:
-        return is_classifier(self.estimator_factory())
+        return is_classifier(model_instance(self.estimator_factory, self.estimator_params))
 
     @property
     def _estimator_type(self) -> str:

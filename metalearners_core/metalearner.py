@@ -28,6 +28,7 @@ from metalearners_core._execution import (
     run_fit_graph,
 )
 from metalearners_core._onnx import _OnnxMixin
+from metalearners_core._explain import _ExplainMixin
 from metalearners_core._utils import (
     default_metric,
     has_nan,
@@ -152,7 +153,7 @@ def _evaluate_model_kind(
     return metrics
 
 
-class MetaLearner(_OnnxMixin, ABC):
+class MetaLearner(_ExplainMixin, _OnnxMixin, ABC):
     """Base class of all meta-learners.
 
     ``nuisance_model_factory``, ``treatment_model_factory``, ``nuisance_model_params``,

@@ -1,9 +1,15 @@
-"""Helpers of the public API: learner lookup by prefix, output simplification."""
+"""Helpers of the public API: learner lookup by prefix, output simplification, and
+FixedBinaryPropensity (a propensity model that predicts one fixed score, as in
+``metalearners.utils``)."""
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Any
 
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+from metalearners_core._utils import n_rows
 from metalearners_core.drlearner import DRLearner
 from metalearners_core.metalearner import MetaLearner
 from metalearners_core.rlearner import RLearner
@@ -49,3 +55,29 @@ def simplify_output(tensor: np.ndarray) -> np.ndarray:
     if n_outputs == 2:
         return tensor[:, :, 1].reshape(n_obs, n_variants)
     return tensor
+
+
+class FixedBinaryPropensity(ClassifierMixin, BaseEstimator):
+    """Binary classifier propensity dummy model which outputs a fixed propensity,
+    independently of covariates."""
+
+    def __init__(self, propensity_score: float) -> None:
+        if not 0 <= propensity_score <= 1:
+            raise ValueError(
+                f"Expected a propensity score between 0 and 1 but got {propensity_score}."
+            )
+        self.propensity_score = propensity_score
+
+    def fit(self, X: Any, y: Any) -> FixedBinaryPropensity:
+        self.classes_ = np.unique(y)  # scikit-learn's classifiers expose their classes
+        if (n_classes := len(self.classes_)) > 2:
+            raise ValueError(
+                f"FixedBinaryPropensityModel only supports binary outcomes but {n_classes} were provided ."
+            )
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        return np.argmax(self.predict_proba(X), axis=1)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        return np.full((n_rows(X), 2), [1 - self.propensity_score, self.propensity_score])
