@@ -11,19 +11,18 @@ import numpy as np
 from metalearners_core._execution import CrossFitJob, Deferred
 from metalearners_core._utils import clip_abs_to_epsilon, n_rows, take_rows
 from metalearners_core.cross_fit_estimator import OVERALL, OosMethod
-from metalearners_core.metalearner import (
+from metalearners_core._conditional_average_outcome import _ConditionalAverageOutcomeMetaLearner
+from metalearners_core._evaluation import _evaluate_model_kind, _evaluate_propensity
+from metalearners_core._model_kinds import (
     PROPENSITY_MODEL,
     TREATMENT_MODEL,
     VARIANT_OUTCOME_MODEL,
-    MetaLearner,
-    _ConditionalAverageOutcomeMetaLearner,
-    _evaluate_model_kind,
-    _evaluate_propensity,
     _ModelSpecifications,
     get_one,
     get_predict,
     get_predict_proba,
 )
+from metalearners_core.metalearner import MetaLearner
 
 _EPSILON = 1e-09
 

@@ -10,17 +10,16 @@ from sklearn.metrics import root_mean_squared_error
 from metalearners_core._execution import CrossFitJob, Deferred
 from metalearners_core._utils import clip_abs_to_epsilon, function_has_argument, n_rows, take_rows
 from metalearners_core.cross_fit_estimator import OVERALL, OosMethod
-from metalearners_core.metalearner import (
+from metalearners_core._evaluation import _evaluate_model_kind, _evaluate_propensity
+from metalearners_core._model_kinds import (
     PROPENSITY_MODEL,
     TREATMENT_MODEL,
-    MetaLearner,
-    _evaluate_model_kind,
-    _evaluate_propensity,
     _ModelSpecifications,
     get_one,
     get_predict,
     get_predict_proba,
 )
+from metalearners_core.metalearner import MetaLearner
 
 OUTCOME_MODEL = "outcome_model"
 _SAMPLE_WEIGHT = "sample_weight"

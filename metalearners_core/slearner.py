@@ -11,12 +11,9 @@ import pandas as pd
 from metalearners_core._execution import CrossFitJob
 from metalearners_core._utils import n_rows, supports_categoricals
 from metalearners_core.cross_fit_estimator import OVERALL, OosMethod
-from metalearners_core.metalearner import (
-    MetaLearner,
-    _evaluate_model_kind,
-    _ModelSpecifications,
-    get_one,
-)
+from metalearners_core._evaluation import _evaluate_model_kind
+from metalearners_core._model_kinds import _ModelSpecifications, get_one
+from metalearners_core.metalearner import MetaLearner
 
 _BASE_MODEL = "base_model"
 _TREATMENT = "treatment"

@@ -9,12 +9,9 @@ import numpy as np
 from metalearners_core._execution import CrossFitJob
 from metalearners_core._utils import take_rows
 from metalearners_core.cross_fit_estimator import OVERALL, OosMethod
-from metalearners_core.metalearner import (
-    VARIANT_OUTCOME_MODEL,
-    MetaLearner,
-    _ConditionalAverageOutcomeMetaLearner,
-    _ModelSpecifications,
-)
+from metalearners_core._conditional_average_outcome import _ConditionalAverageOutcomeMetaLearner
+from metalearners_core._model_kinds import VARIANT_OUTCOME_MODEL, _ModelSpecifications
+from metalearners_core.metalearner import MetaLearner
 
 
 class TLearner(_ConditionalAverageOutcomeMetaLearner):

@@ -10,18 +10,17 @@ import numpy as np
 from metalearners_core._execution import CrossFitJob, Deferred
 from metalearners_core._utils import n_rows, take_rows
 from metalearners_core.cross_fit_estimator import MEDIAN, OVERALL, OosMethod
-from metalearners_core.metalearner import (
+from metalearners_core._conditional_average_outcome import _ConditionalAverageOutcomeMetaLearner
+from metalearners_core._evaluation import _evaluate_model_kind, _evaluate_propensity
+from metalearners_core._model_kinds import (
     PROPENSITY_MODEL,
     VARIANT_OUTCOME_MODEL,
-    MetaLearner,
-    _ConditionalAverageOutcomeMetaLearner,
-    _evaluate_model_kind,
-    _evaluate_propensity,
     _ModelSpecifications,
     get_one,
     get_predict,
     get_predict_proba,
 )
+from metalearners_core.metalearner import MetaLearner
 
 CONTROL_EFFECT_MODEL = "control_effect_model"
 TREATMENT_EFFECT_MODEL = "treatment_effect_model"
