@@ -22,6 +22,7 @@ from sklearn.model_selection import KFold
 from metalearners_core._execution import CrossFitJob, Deferred, FitPredictions, FittedCrossFit, Plan, run_fit_graph
 from metalearners_core._model_kinds import NUISANCE, TREATMENT
 from metalearners_core._utils import select_columns, take_rows, validate_n_jobs
+from metalearners_core._validation import validate_features
 from metalearners_core.cross_fit_estimator import OVERALL, OosMethod, SplitIndices
 
 if TYPE_CHECKING:
@@ -169,6 +170,7 @@ class _FitGraphMixin:
         n_jobs_cross_fitting: int | None = None, cv: SplitIndices | None = None,
     ) -> MetaLearner:
         """Fit one nuisance model on its own target ``y`` (never a pre-fitted one)."""
+        validate_features(X, [self.feature_set[model_kind]])
         self._fit_graph([self._nuisance_job(X, y, model_kind, model_ord, fit_params, cv)], [], n_jobs_cross_fitting, 1)
         return self
 
@@ -177,5 +179,6 @@ class _FitGraphMixin:
         n_jobs_cross_fitting: int | None = None, cv: SplitIndices | None = None,
     ) -> MetaLearner:
         """Fit one treatment model on its own target ``y``."""
+        validate_features(X, [self.feature_set[model_kind]])
         self._fit_graph([self._treatment_job(X, y, model_kind, model_ord, fit_params, cv)], [], n_jobs_cross_fitting, 1)
         return self

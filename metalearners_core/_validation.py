@@ -2,16 +2,20 @@
 
 ``fit`` checks X, y and w against each other and against the learner's setup
 (lengths, NaN, variant codes 0..n_variants-1 each with rows, outcome classes);
-``predict`` checks that in-sample prediction gets the training rows. Each check
-raises a ``ValueError`` that says what is wrong and what would be accepted,
-before any base model sees the data.
+``fit``, ``predict`` and ``evaluate`` check that the columns of X the models use
+hold numbers, bools or pandas categories; ``predict`` checks that in-sample
+prediction gets the training rows. Each check raises a ``ValueError`` that says
+what is wrong and what would be accepted, before any base model sees the data.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
+from pandas.api.types import infer_dtype, is_bool_dtype, is_complex_dtype, is_numeric_dtype
 
 from metalearners_core._utils import has_nan, n_rows, to_numpy_vector
 
@@ -35,6 +39,7 @@ def validate_fit_inputs(learner: MetaLearner, X: Any, y: Any, w: Any) -> tuple[n
         raise ValueError(
             f"X, y and w must have the same length; got {n_rows(X)}, {len(y_np)} and {len(w_np)} rows."
         )
+    validate_features(X, learner.feature_set.values())
     if has_nan(y_np):
         raise ValueError("y contains NaN; remove or impute those rows before fitting.")
     if has_nan(w_np):
@@ -98,3 +103,66 @@ def check_in_sample_rows(learner: MetaLearner, X: Any, is_oos: bool) -> None:
             f"In-sample prediction (is_oos=False) needs the {learner._n_fit_rows} training "
             f"rows, got {n_rows(X)}; use is_oos=True for new data."
         )
+
+
+# What an object column may hold (pandas' infer_dtype, NaN skipped): scikit-learn models
+# convert these to floats.
+_NUMERIC_VALUES = frozenset({"integer", "floating", "mixed-integer-float", "decimal", "boolean", "empty"})
+_ALLOWED_COLUMNS = "numeric or bool columns, or pandas 'category' columns for base models that take them (such as LightGBM)"
+_LISTED_AT_MOST = 10
+
+
+def validate_features(X: Any, feature_sets: Iterable[Sequence | None]) -> None:
+    """The columns of X that some model uses (per its feature set) hold numbers, bools or
+    pandas categories; categories pass through untouched to the base models."""
+    is_frame = isinstance(X, pd.DataFrame)
+    if not is_frame and (getattr(X, "ndim", 0) != 2 or _takes_dtype(X.dtype)):
+        return
+    dtypes = list(X.dtypes) if is_frame else [X.dtype] * X.shape[1]
+    bad = []
+    for j in _used_positions(X, feature_sets):
+        dtype = dtypes[j]
+        name = repr(X.columns[j]) if is_frame else f"column {j}"
+        if _takes_dtype(dtype):
+            continue
+        if dtype == object:
+            values = infer_dtype(X.iloc[:, j] if is_frame else X[:, j], skipna=True)
+            if values not in _NUMERIC_VALUES:
+                bad.append(f"{name} (dtype object holding {values} values)")
+        else:
+            bad.append(f"{name} (dtype {dtype})")
+    if bad:
+        listed = ", ".join(bad[:_LISTED_AT_MOST]) + (f" and {len(bad) - _LISTED_AT_MOST} more" if len(bad) > _LISTED_AT_MOST else "")
+        fix = (
+            "Encode them as numbers, or make them categorical with .astype('category')."
+            if is_frame
+            else "Convert X to numbers, or pass a pandas DataFrame with 'category' columns."
+        )
+        raise ValueError(f"X has columns the base models cannot take: {listed}. Allowed are {_ALLOWED_COLUMNS}. {fix}")
+
+
+def _takes_dtype(dtype: Any) -> bool:
+    if isinstance(dtype, pd.CategoricalDtype):
+        return True
+    return is_bool_dtype(dtype) or (is_numeric_dtype(dtype) and not is_complex_dtype(dtype))
+
+
+def _used_positions(X: Any, feature_sets: Iterable[Sequence | None]) -> list[int]:
+    """Positions of the columns used by any feature set (None: all columns); feature sets
+    that ``select_columns`` would reject are left to it."""
+    n_columns = X.shape[1]
+    used: set[int] = set()
+    for features in feature_sets:
+        if features is None:
+            return list(range(n_columns))
+        if len(features) == 0:
+            continue
+        if isinstance(X, pd.DataFrame) and all(isinstance(f, str) for f in features):
+            names = set(features)
+            used.update(j for j, column in enumerate(X.columns) if column in names)
+            continue
+        try:
+            used.update(np.arange(n_columns)[np.asarray(features)].tolist())
+        except (IndexError, ValueError, TypeError):
+            continue
+    return sorted(used)

@@ -142,7 +142,7 @@ class DRLearner(_ConditionalAverageOutcomeMetaLearner):
     def evaluate(
         self, X: Any, y: Any, w: Any, is_oos: bool, oos_method: OosMethod = OVERALL, scoring: dict | None = None
     ) -> dict[str, float]:
-        y_np, w_np = self._outcome_and_treatment(y, w)
+        y_np, w_np = self._start_evaluate(X, y, w)
         scoring = self._scoring(scoring)
         pseudo = self._pseudo_outcomes(X, y_np, w_np, is_oos, oos_method)
         return (
@@ -168,7 +168,7 @@ class DRLearner(_ConditionalAverageOutcomeMetaLearner):
         """
         if self._n_fit_rows is None:
             raise ValueError("Fit the nuisance models before computing the treatment effect.")
-        y_np, w_np = self._outcome_and_treatment(y, w)
+        y_np, w_np = self._start_evaluate(X, y, w)
         pseudo = self._pseudo_outcomes(X, y_np, w_np, is_oos)
         return pseudo.mean(axis=0), pseudo.std(axis=0) / np.sqrt(n_rows(X))
 

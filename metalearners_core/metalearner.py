@@ -43,6 +43,7 @@ from metalearners_core._utils import (
 from metalearners_core._validation import (
     as_variant_codes,
     check_in_sample_rows,
+    validate_features,
     validate_fit_inputs,
     validate_n_variants,
 )
@@ -328,8 +329,9 @@ class MetaLearner(_FitGraphMixin, ABC):
         model = self._treatment_models[model_kind][model_ord]
         return model.predict(select_columns(X, self.feature_set[model_kind]), is_oos, oos_method)
 
-    def _outcome_and_treatment(self, y: Any, w: Any) -> tuple[np.ndarray, np.ndarray]:
-        """y and w as numpy vectors (w as variant codes), for evaluation and ATEs."""
+    def _start_evaluate(self, X: Any, y: Any, w: Any) -> tuple[np.ndarray, np.ndarray]:
+        """y and w as numpy vectors (w as variant codes) for evaluate and ATEs, after checking X's columns."""
+        validate_features(X, self.feature_set.values())
         return to_numpy_vector(y, "y"), as_variant_codes(to_numpy_vector(w, "w"))
 
     def _cate_tensor(self, effects: Sequence[np.ndarray]) -> np.ndarray:
@@ -341,6 +343,7 @@ class MetaLearner(_FitGraphMixin, ABC):
     def _start_predict(self, X: Any, is_oos: bool, oos_method: Any) -> None:
         validate_oos_method(oos_method)
         check_in_sample_rows(self, X, is_oos)
+        validate_features(X, self.feature_set.values())
 
     @abstractmethod
     def predict(self, X: Any, is_oos: bool, oos_method: OosMethod = OVERALL) -> np.ndarray:

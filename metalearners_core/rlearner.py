@@ -148,7 +148,7 @@ class RLearner(MetaLearner):
         self, X: Any, y: Any, w: Any, is_oos: bool, oos_method: OosMethod = OVERALL, scoring: dict | None = None
     ) -> dict[str, float]:
         """Base-model scores, plus ``r_loss_{k}_vs_0`` for every treatment variant k."""
-        y_np, w_np = self._outcome_and_treatment(y, w)
+        y_np, w_np = self._start_evaluate(X, y, w)
         scoring = self._scoring(scoring)
         nuisance = self._nuisance_estimates(X, is_oos, oos_method)
         masks = [(w_np == v) | (w_np == 0) for v in range(1, self.n_variants)]

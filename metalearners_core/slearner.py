@@ -103,7 +103,7 @@ class SLearner(MetaLearner):
     def evaluate(
         self, X: Any, y: Any, w: Any, is_oos: bool, oos_method: OosMethod = OVERALL, scoring: dict | None = None
     ) -> dict[str, float]:
-        y_np, w_np = self._outcome_and_treatment(y, w)
+        y_np, w_np = self._start_evaluate(X, y, w)
         return _evaluate_model_kind(
             cfes=self._nuisance_models[_BASE_MODEL],
             Xs=[self._with_treatment(X, w_np)],

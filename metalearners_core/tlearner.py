@@ -47,7 +47,7 @@ class TLearner(_ConditionalAverageOutcomeMetaLearner):
     def evaluate(
         self, X: Any, y: Any, w: Any, is_oos: bool, oos_method: OosMethod = OVERALL, scoring: dict | None = None
     ) -> dict[str, float]:
-        y_np, w_np = self._outcome_and_treatment(y, w)
+        y_np, w_np = self._start_evaluate(X, y, w)
         return self._evaluate_variant_outcomes(
             X, y_np, w_np, is_oos, oos_method, self._scoring(scoring)
         )

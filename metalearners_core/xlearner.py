@@ -143,7 +143,7 @@ class XLearner(_ConditionalAverageOutcomeMetaLearner):
     def evaluate(
         self, X: Any, y: Any, w: Any, is_oos: bool, oos_method: OosMethod = OVERALL, scoring: dict | None = None
     ) -> dict[str, float]:
-        y_np, w_np = self._outcome_and_treatment(y, w)
+        y_np, w_np = self._start_evaluate(X, y, w)
         scoring = self._scoring(scoring)
         self._start_predict(X, is_oos, oos_method)
         imputed = [self._imputed_effects(X, y_np, w_np, v, oos_method) for v in range(1, self.n_variants)]
