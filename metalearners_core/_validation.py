@@ -1,5 +1,6 @@
-"""Checks of the data a meta-learner is given: fail early, naming the value and what is allowed.
+"""Checks of what a meta-learner is given: fail early, naming the value and what is allowed.
 
+The constructor checks ``n_variants`` and where the propensity model is configured;
 ``fit`` checks X, y and w against each other and against the learner's setup
 (lengths, NaN, variant codes 0..n_variants-1 each with rows, outcome classes);
 ``fit``, ``predict`` and ``evaluate`` check that the columns of X the models use
@@ -17,6 +18,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import infer_dtype, is_bool_dtype, is_complex_dtype, is_numeric_dtype
 
+from metalearners_core._model_kinds import PROPENSITY_MODEL
 from metalearners_core._utils import has_nan, n_rows, to_numpy_vector
 
 if TYPE_CHECKING:
@@ -29,6 +31,29 @@ def validate_n_variants(learner_class: type[MetaLearner], n_variants: Any) -> No
     if n_variants > 2 and not learner_class._supports_multi_treatment():
         raise NotImplementedError(
             f"{learner_class.__name__} only supports binary treatments, got n_variants={n_variants}."
+        )
+
+
+def validate_propensity_arguments(
+    learner_class: type[MetaLearner],
+    nuisance_model_factory: Any,
+    nuisance_model_params: Any,
+    propensity_model_factory: Any,
+    fitted_propensity_model: Any,
+) -> None:
+    """The propensity model is configured through its own arguments, and given if the learner has one."""
+    for argument, name in [
+        (nuisance_model_factory, "nuisance_model_factory"),
+        (nuisance_model_params, "nuisance_model_params"),
+    ]:
+        if isinstance(argument, dict) and PROPENSITY_MODEL in argument:
+            kind = name.rsplit("_", 1)[-1]
+            raise ValueError(f"The propensity model's {kind} goes into propensity_model_{kind}, not into {name}.")
+    has_propensity = PROPENSITY_MODEL in learner_class.nuisance_model_specifications()
+    if has_propensity and propensity_model_factory is None and fitted_propensity_model is None:
+        raise ValueError(
+            f"{learner_class.__name__} has a propensity model: pass "
+            "propensity_model_factory or fitted_propensity_model."
         )
 
 

@@ -46,6 +46,7 @@ from metalearners_core._validation import (
     validate_features,
     validate_fit_inputs,
     validate_n_variants,
+    validate_propensity_arguments,
 )
 from metalearners_core.cross_fit_estimator import OVERALL, CrossFitEstimator, OosMethod, validate_oos_method
 
@@ -122,21 +123,9 @@ class MetaLearner(_FitGraphMixin, ABC):
         nuisance_specs = self.nuisance_model_specifications()
         treatment_specs = self.treatment_model_specifications()
         has_propensity = PROPENSITY_MODEL in nuisance_specs
-        for argument, name in [
-            (nuisance_model_factory, "nuisance_model_factory"),
-            (nuisance_model_params, "nuisance_model_params"),
-        ]:
-            if isinstance(argument, dict) and PROPENSITY_MODEL in argument:
-                kind = name.rsplit("_", 1)[-1]
-                raise ValueError(
-                    f"The propensity model's {kind} goes into propensity_model_{kind}, "
-                    f"not into {name}."
-                )
-        if has_propensity and propensity_model_factory is None and fitted_propensity_model is None:
-            raise ValueError(
-                f"{type(self).__name__} has a propensity model: pass "
-                "propensity_model_factory or fitted_propensity_model."
-            )
+        validate_propensity_arguments(
+            type(self), nuisance_model_factory, nuisance_model_params, propensity_model_factory, fitted_propensity_model
+        )
         validate_n_variants(type(self), n_variants)
         self.is_classification = is_classification
         self.n_variants = n_variants
