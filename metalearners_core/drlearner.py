@@ -12,19 +12,18 @@ from metalearners_core._execution import CrossFitJob, Deferred
 from metalearners_core._onnx import get_overall_estimators, warning_experimental_feature
 from metalearners_core._utils import clip_abs_to_epsilon, n_rows, take_rows
 from metalearners_core.cross_fit_estimator import OVERALL, OosMethod
-from metalearners_core.metalearner import (
+from metalearners_core._conditional_average_outcome import _ConditionalAverageOutcomeMetaLearner
+from metalearners_core._evaluation import _evaluate_model_kind, _evaluate_propensity
+from metalearners_core._model_kinds import (
     PROPENSITY_MODEL,
     TREATMENT_MODEL,
     VARIANT_OUTCOME_MODEL,
-    MetaLearner,
-    _ConditionalAverageOutcomeMetaLearner,
-    _evaluate_model_kind,
-    _evaluate_propensity,
     _ModelSpecifications,
     get_one,
     get_predict,
     get_predict_proba,
 )
+from metalearners_core.metalearner import MetaLearner
 
 _EPSILON = 1e-09
 
@@ -144,7 +143,7 @@ class DRLearner(_ConditionalAverageOutcomeMetaLearner):
     def evaluate(
         self, X: Any, y: Any, w: Any, is_oos: bool, oos_method: OosMethod = OVERALL, scoring: dict | None = None
     ) -> dict[str, float]:
-        y_np, w_np = self._outcome_and_treatment(y, w)
+        y_np, w_np = self._start_evaluate(X, y, w)
         scoring = self._scoring(scoring)
         pseudo = self._pseudo_outcomes(X, y_np, w_np, is_oos, oos_method)
         return (
@@ -170,7 +169,7 @@ class DRLearner(_ConditionalAverageOutcomeMetaLearner):
         """
         if self._n_fit_rows is None:
             raise ValueError("Fit the nuisance models before computing the treatment effect.")
-        y_np, w_np = self._outcome_and_treatment(y, w)
+        y_np, w_np = self._start_evaluate(X, y, w)
         pseudo = self._pseudo_outcomes(X, y_np, w_np, is_oos)
         return pseudo.mean(axis=0), pseudo.std(axis=0) / np.sqrt(n_rows(X))
 

@@ -12,17 +12,16 @@ from metalearners_core._execution import CrossFitJob, Deferred
 from metalearners_core._onnx import get_overall_estimators, warning_experimental_feature
 from metalearners_core._utils import clip_abs_to_epsilon, function_has_argument, n_rows, take_rows
 from metalearners_core.cross_fit_estimator import OVERALL, OosMethod
-from metalearners_core.metalearner import (
+from metalearners_core._evaluation import _evaluate_model_kind, _evaluate_propensity
+from metalearners_core._model_kinds import (
     PROPENSITY_MODEL,
     TREATMENT_MODEL,
-    MetaLearner,
-    _evaluate_model_kind,
-    _evaluate_propensity,
     _ModelSpecifications,
     get_one,
     get_predict,
     get_predict_proba,
 )
+from metalearners_core.metalearner import MetaLearner
 
 OUTCOME_MODEL = "outcome_model"
 _SAMPLE_WEIGHT = "sample_weight"
@@ -151,7 +150,7 @@ class RLearner(MetaLearner):
         self, X: Any, y: Any, w: Any, is_oos: bool, oos_method: OosMethod = OVERALL, scoring: dict | None = None
     ) -> dict[str, float]:
         """Base-model scores, plus ``r_loss_{k}_vs_0`` for every treatment variant k."""
-        y_np, w_np = self._outcome_and_treatment(y, w)
+        y_np, w_np = self._start_evaluate(X, y, w)
         scoring = self._scoring(scoring)
         nuisance = self._nuisance_estimates(X, is_oos, oos_method)
         masks = [(w_np == v) | (w_np == 0) for v in range(1, self.n_variants)]

@@ -12,12 +12,9 @@ import pandas as pd
 from metalearners_core._execution import CrossFitJob
 from metalearners_core._utils import n_rows, supports_categoricals
 from metalearners_core.cross_fit_estimator import OVERALL, OosMethod
-from metalearners_core.metalearner import (
-    MetaLearner,
-    _evaluate_model_kind,
-    _ModelSpecifications,
-    get_one,
-)
+from metalearners_core._evaluation import _evaluate_model_kind
+from metalearners_core._model_kinds import _ModelSpecifications, get_one
+from metalearners_core.metalearner import MetaLearner
 
 _BASE_MODEL = "base_model"
 _TREATMENT = "treatment"
@@ -107,7 +104,7 @@ class SLearner(MetaLearner):
     def evaluate(
         self, X: Any, y: Any, w: Any, is_oos: bool, oos_method: OosMethod = OVERALL, scoring: dict | None = None
     ) -> dict[str, float]:
-        y_np, w_np = self._outcome_and_treatment(y, w)
+        y_np, w_np = self._start_evaluate(X, y, w)
         return _evaluate_model_kind(
             cfes=self._nuisance_models[_BASE_MODEL],
             Xs=[self._with_treatment(X, w_np)],

@@ -17,12 +17,9 @@ from metalearners_core._onnx import (
 )
 from metalearners_core._utils import take_rows
 from metalearners_core.cross_fit_estimator import OVERALL, OosMethod
-from metalearners_core.metalearner import (
-    VARIANT_OUTCOME_MODEL,
-    MetaLearner,
-    _ConditionalAverageOutcomeMetaLearner,
-    _ModelSpecifications,
-)
+from metalearners_core._conditional_average_outcome import _ConditionalAverageOutcomeMetaLearner
+from metalearners_core._model_kinds import VARIANT_OUTCOME_MODEL, _ModelSpecifications
+from metalearners_core.metalearner import MetaLearner
 
 
 class TLearner(_ConditionalAverageOutcomeMetaLearner):
@@ -58,7 +55,7 @@ class TLearner(_ConditionalAverageOutcomeMetaLearner):
     def evaluate(
         self, X: Any, y: Any, w: Any, is_oos: bool, oos_method: OosMethod = OVERALL, scoring: dict | None = None
     ) -> dict[str, float]:
-        y_np, w_np = self._outcome_and_treatment(y, w)
+        y_np, w_np = self._start_evaluate(X, y, w)
         return self._evaluate_variant_outcomes(
             X, y_np, w_np, is_oos, oos_method, self._scoring(scoring)
         )

@@ -18,18 +18,17 @@ from metalearners_core._onnx import (
 )
 from metalearners_core._utils import n_rows, take_rows
 from metalearners_core.cross_fit_estimator import MEDIAN, OVERALL, OosMethod
-from metalearners_core.metalearner import (
+from metalearners_core._conditional_average_outcome import _ConditionalAverageOutcomeMetaLearner
+from metalearners_core._evaluation import _evaluate_model_kind, _evaluate_propensity
+from metalearners_core._model_kinds import (
     PROPENSITY_MODEL,
     VARIANT_OUTCOME_MODEL,
-    MetaLearner,
-    _ConditionalAverageOutcomeMetaLearner,
-    _evaluate_model_kind,
-    _evaluate_propensity,
     _ModelSpecifications,
     get_one,
     get_predict,
     get_predict_proba,
 )
+from metalearners_core.metalearner import MetaLearner
 
 CONTROL_EFFECT_MODEL = "control_effect_model"
 TREATMENT_EFFECT_MODEL = "treatment_effect_model"
@@ -152,7 +151,7 @@ class XLearner(_ConditionalAverageOutcomeMetaLearner):
     def evaluate(
         self, X: Any, y: Any, w: Any, is_oos: bool, oos_method: OosMethod = OVERALL, scoring: dict | None = None
     ) -> dict[str, float]:
-        y_np, w_np = self._outcome_and_treatment(y, w)
+        y_np, w_np = self._start_evaluate(X, y, w)
         scoring = self._scoring(scoring)
         self._start_predict(X, is_oos, oos_method)
         imputed = [self._imputed_effects(X, y_np, w_np, v, oos_method) for v in range(1, self.n_variants)]

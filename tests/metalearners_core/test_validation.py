@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from metalearners_core import CrossFitEstimator, metalearner_factory
@@ -116,3 +117,48 @@ def test_regressor_as_propensity_model():
     kwargs = learner_kwargs("DR", False, 2) | {"propensity_model_factory": LinearRegression}
     with pytest.raises(ValueError, match="propensity_model is used with 'predict_proba'.*not a classifier"):
         metalearner_factory("DR")(**kwargs)
+
+
+def _frame_with(data, **columns) -> pd.DataFrame:
+    frame = pd.DataFrame(data.X, columns=[f"x{i}" for i in range(data.X.shape[1])])
+    return frame.assign(**columns)
+
+
+def test_string_column_is_named_with_what_is_allowed(data_cache):
+    # Without the check, LightGBM's own error says "pandas dtypes must be int, float or bool".
+    data = data_cache()
+    X = _frame_with(data, city=np.where(data.w == 1, "Berlin", "Paris"))
+    model = metalearner_factory("T")(**learner_kwargs("T", False, 2, base="lightgbm"))
+    with pytest.raises(ValueError) as caught:
+        model.fit(X, data.y, data.w)
+    message = str(caught.value)
+    assert "X has columns the base models cannot take: 'city' (dtype " in message
+    assert "numeric or bool columns, or pandas 'category' columns" in message
+    assert ".astype('category')" in message
+
+
+def test_string_column_as_category_fits_and_predict_checks_columns_too(data_cache):
+    data = data_cache()
+    city = np.where(data.w == 1, "Berlin", "Paris")
+    model = metalearner_factory("T")(**learner_kwargs("T", False, 2, base="lightgbm"))
+    model.fit(_frame_with(data, city=pd.Categorical(city)), data.y, data.w)
+    with pytest.raises(ValueError, match=r"'city' \(dtype "):
+        model.predict(_frame_with(data, city=city), is_oos=True)
+    with pytest.raises(ValueError, match=r"'city' \(dtype "):
+        model.evaluate(_frame_with(data, city=city), data.y, data.w, is_oos=True)
+
+
+def test_unused_string_column_is_allowed(data_cache):
+    data = data_cache()
+    X = _frame_with(data, row_id=[f"row-{i}" for i in range(len(data.y))])
+    features = [f"x{i}" for i in range(data.X.shape[1])]
+    kwargs = learner_kwargs("T", False, 2, base="lightgbm") | {"feature_set": features}
+    model = metalearner_factory("T")(**kwargs).fit(X, data.y, data.w)
+    assert model.predict(X, is_oos=True).shape == (len(data.y), 1, 1)
+
+
+def test_strings_in_a_numpy_object_array_name_the_column(data_cache):
+    data = data_cache()
+    X = np.concatenate([data.X.astype(object), np.full((len(data.y), 1), "a", dtype=object)], axis=1)
+    with pytest.raises(ValueError, match=r"column 4 \(dtype object holding string values\).*Convert X to numbers"):
+        _fit(data, X=X)

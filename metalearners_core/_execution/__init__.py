@@ -1,0 +1,41 @@
+"""The one place where base models are fitted in parallel: a task-graph scheduler and its plans.
+
+All parallel execution of the library lives in this package, and joblib is imported
+nowhere else in it. :mod:`.jobs` holds what a learner asks to fit and what it gets
+back, :mod:`.plan` how a fit uses the machine (workers per level, threads per base
+model, backend and pool), :mod:`.tasks` what one fit is and how a worker runs it
+(inputs shared with worker processes through memory-mapped files), and
+:mod:`.scheduler` the loop that runs a fit's task graph. The learners import from
+here only.
+"""
+
+from metalearners_core._execution.jobs import (
+    AUTO,
+    OVERALL_FOLD,
+    CrossFitJob,
+    Deferred,
+    FitPredictions,
+    FittedCrossFit,
+    ModelKey,
+    Plan,
+    TaskRecord,
+)
+from metalearners_core._execution.plan import plan_execution, releases_gil, with_explicit_threads
+from metalearners_core._execution.scheduler import fit_cross_fit_jobs, run_fit_graph
+
+__all__ = [
+    "AUTO",
+    "OVERALL_FOLD",
+    "CrossFitJob",
+    "Deferred",
+    "FitPredictions",
+    "FittedCrossFit",
+    "ModelKey",
+    "Plan",
+    "TaskRecord",
+    "fit_cross_fit_jobs",
+    "plan_execution",
+    "releases_gil",
+    "run_fit_graph",
+    "with_explicit_threads",
+]

@@ -1,0 +1,135 @@
+"""How one fit uses the machine: workers per level, threads per base model, the backend and its pool.
+
+:func:`plan_execution` turns the two parallelism knobs into a :class:`Plan`, and
+:func:`open_executor` opens the pool that runs it. The levels keep the meaning they
+have in the ``metalearners`` package:
+
+* stage level, ``n_jobs_base_learners``: at most this many models in flight;
+* fold level, ``n_jobs_cross_fitting``: at most this many fits (folds or the
+  overall model) of one model at once;
+* the pool has (stage workers x fold workers) workers;
+* model level: the base model's ``n_jobs``. Unless the user set it, it is set
+  explicitly to ``cores // pool workers`` (:func:`with_explicit_threads`), never
+  left to a library default such as LightGBM's "all cores" inside every worker.
+
+``"auto"`` at the fold or stage level lets the scheduler split the cores: as many
+workers as the first stage has fits (up to the cores), the remaining cores as
+threads inside each fit, and threads instead of processes when every base model
+releases the GIL (unless ``joblib.parallel_config(backend=...)`` chose a backend).
+
+The backend is joblib's: ``joblib.parallel_config(backend="loky")`` (processes,
+joblib's reusable loky executor), ``"threading"`` (threads) or ``"sequential"``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any
+
+import joblib
+from joblib import cpu_count, effective_n_jobs
+from joblib.executor import get_memmapping_executor
+from joblib.parallel import default_parallel_config, get_active_backend
+
+from metalearners_core._execution.jobs import AUTO, CrossFitJob, Deferred, Plan
+
+# Keywords through which estimators take their thread count (LightGBM has aliases).
+_THREAD_KEYWORDS = ("n_jobs", "num_threads", "nthread", "nthreads", "num_thread")
+# Base models whose fit releases the GIL, so threads run them in parallel.
+_GIL_FREE_MODULES = ("lightgbm", "xgboost", "catboost", "sklearn.ensemble", "sklearn.linear_model", "sklearn.tree")
+
+
+def releases_gil(factory: Any) -> bool:
+    return getattr(factory, "__module__", "").startswith(_GIL_FREE_MODULES)
+
+
+def _active_backend() -> tuple[str, bool]:
+    """joblib's active backend as a kind, and whether the user chose it explicitly."""
+    backend, _ = get_active_backend()
+    name = type(backend).__name__
+    kind = "threads" if name == "ThreadingBackend" else "sequential" if name == "SequentialBackend" else "processes"
+    config = getattr(joblib.parallel._backend, "config", None)
+    explicit = config is not None and config.get("backend") is not default_parallel_config["backend"]
+    return kind, explicit
+
+
+def _resolve(n_jobs: int | str | None, cap: int) -> int:
+    return max(1, min(effective_n_jobs(n_jobs), cap))
+
+
+def plan_execution(
+    jobs: Sequence[CrossFitJob],
+    deferred: Sequence[Deferred],
+    n_jobs_cross_fitting: int | str | None,
+    n_jobs_base_learners: int | str | None,
+) -> Plan:
+    """Workers per level (capped by what the fit can use), threads per fit, backend."""
+    cores = cpu_count()
+    n_models = len(jobs) + sum(d.n_jobs for d in deferred)
+    max_folds = max((len(job.folds) for job in jobs), default=1)
+    kind, explicit = _active_backend()
+    if AUTO in (n_jobs_cross_fitting, n_jobs_base_learners):
+        first_stage_tasks = sum(len(job.folds) for job in jobs) or max_folds
+        workers = max(1, min(cores, first_stage_tasks))
+        fold_workers, stage_workers = min(max_folds, workers), min(n_models, workers)
+        factories = [job.estimator_factory for job in jobs]
+        if not explicit:
+            kind = "threads" if all(map(releases_gil, factories)) else "processes"
+    else:
+        fold_workers = _resolve(n_jobs_cross_fitting, max_folds)
+        stage_workers = _resolve(n_jobs_base_learners, n_models)
+        workers = fold_workers * stage_workers
+    if workers == 1:
+        kind = "sequential"
+    return Plan(fold_workers, stage_workers, max(1, cores // workers), kind, workers)
+
+
+def with_explicit_threads(factory: Any, params: dict, n_threads: int) -> dict:
+    """Params with the model's thread count set, unless the user already chose one."""
+    if any(params.get(k) is not None for k in _THREAD_KEYWORDS):
+        return params
+    try:
+        accepted = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return params
+    if "n_jobs" not in accepted:
+        return params
+    return {**params, "n_jobs": n_threads}
+
+
+class _InlineExecutor(Executor):
+    """Runs each task at submission, in the calling thread (the serial plan)."""
+
+    def submit(self, fn: Callable, /, *args: Any, **kwargs: Any) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as e:  # noqa: BLE001 - handed to the caller through the future
+            future.set_exception(e)
+        return future
+
+
+@contextmanager
+def open_executor(plan: Plan) -> Iterator[Executor]:
+    """The pool a plan runs on, for the duration of one fit."""
+    if plan.backend == "sequential":
+        yield _InlineExecutor()
+    elif plan.backend == "threads":
+        with ThreadPoolExecutor(plan.workers, thread_name_prefix="metalearners_core") as pool:
+            yield pool
+    else:
+        # joblib's reusable loky processes (the ones joblib.Parallel uses): started once,
+        # kept warm across fits. BLAS/OpenMP pools in the workers get the base models'
+        # thread budget; arrays not shared beforehand are memory-mapped by joblib.
+        threads = str(plan.model_threads)
+        env = {name: threads for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+        context = f"metalearners_core-{uuid.uuid4().hex}"
+        pool = get_memmapping_executor(plan.workers, env=env, context_id=context)
+        try:
+            yield pool
+        finally:
+            pool._temp_folder_manager._clean_temporary_resources(context_id=context, force=False)
