@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from metalearners_core._explain import _ExplainMixin
 from metalearners_core._execution import CrossFitJob, Deferred, ModelKey, TaskRecord
+from metalearners_core._explain import _ExplainMixin
 from metalearners_core._fit_graph import _FitGraphMixin
 from metalearners_core._model_kinds import (
     NUISANCE,
