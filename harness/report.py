@@ -31,7 +31,8 @@ def render_report(db_path: str | Path, fmt: Literal["text", "md", "html"] = "tex
     fits, tasks, runs = load_all(db_path)
     analyses = analyse(fits, tasks, alpha=alpha)
     if fmt == "html":
+        from harness.analysis.compare import compare
         from harness.render.html import render_html
 
-        return render_html(analyses, fits, tasks, runs)
+        return render_html(analyses, fits, tasks, runs, engines=compare(fits, tasks))
     return render(analyses, fmt=fmt, runs=runs)

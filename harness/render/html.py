@@ -25,7 +25,6 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-from harness.analysis.compare import compare
 from harness.analysis.summary import ScenarioAnalysis
 from harness.plots._style import DPI, VERDICT_COLORS
 from harness.plots.compare import compare_figure
@@ -232,7 +231,7 @@ def _manifest_section(runs: pd.DataFrame | None) -> str:
     return "\n".join(out + ["</section>"])
 
 
-def _summary_section(analyses: list[ScenarioAnalysis], fits: pd.DataFrame, tasks: pd.DataFrame) -> str:
+def _summary_section(analyses: list[ScenarioAnalysis], engines: pd.DataFrame | None) -> str:
     out = [
         '<section id="summary"><h2>Summary: the fastest config per scenario</h2>',
         _table(summary_rows(analyses)),
@@ -243,8 +242,7 @@ def _summary_section(analyses: list[ScenarioAnalysis], fits: pd.DataFrame, tasks
         kind = name.rsplit("_", 1)[1]
         engine = name.removeprefix("across_").removesuffix(f"_{kind}")
         out.append(_figure_html(fig, kind, f"{engine} engine: {FIGURE_CAPTIONS.get(kind, kind)}"))
-    engines = compare(fits, tasks)
-    if not engines.empty:
+    if engines is not None and not engines.empty:
         caption = "metalearners_core vs the metalearners package: median wall ratios with 95% bootstrap intervals"
         out.append(_figure_html(compare_figure(engines), "compare", caption))
     return "\n".join(out + ["</div>", "</section>"])
@@ -263,9 +261,12 @@ def render_html(
     fits: pd.DataFrame,
     tasks: pd.DataFrame,
     runs: pd.DataFrame | None = None,
+    engines: pd.DataFrame | None = None,
 ) -> str:
     """The report page for these analyses (see :func:`~harness.analysis.summary.analyse`)
-    of ``fits`` and ``tasks`` (whose figures it draws)."""
+    of ``fits`` and ``tasks`` (whose figures it draws), with the store's ``runs`` and,
+    where given and not empty, the engines compared (the table of
+    :func:`harness.analysis.compare.compare`) as a figure in the summary."""
     verdict_css = "".join(
         f".{_verdict_class(v)}{{background:{color}55}}" for v, color in VERDICT_COLORS.items()
     )
@@ -282,7 +283,7 @@ def render_html(
         body.append(_manifest_section(runs))
     else:
         body.append(_contents(analyses))
-        body.append(_summary_section(analyses, fits, tasks))
+        body.append(_summary_section(analyses, engines))
         body.append(_manifest_section(runs))
         body += [_scenario_section(i, a, fits, tasks) for i, a in enumerate(analyses)]
     body.append(f"<script>{PAGE_SCRIPT}</script></body></html>")

@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
@@ -23,6 +24,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from harness.analysis.compare import compare
 from harness.analysis.summary import analyse
 from harness.cli import main
 from harness.config import ParallelConfig
@@ -159,7 +161,7 @@ def constructed() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
 def test_the_page_holds_every_part_and_escapes_every_string(constructed):
     fits, tasks, runs = constructed
     analyses = analyse(fits, tasks)
-    page = render_html(analyses, fits, tasks, runs)
+    page = render_html(analyses, fits, tasks, runs, engines=compare(fits, tasks))
     assert page.startswith("<!DOCTYPE html>")
     # nothing from the store is markup: the hostile strings appear only escaped
     assert "<img src=x" not in page and "<script>document" not in page
@@ -227,8 +229,9 @@ def test_the_page_of_a_smoke_store_in_chromium(chromium, smoke_db: Path, tmp_pat
     capsys.readouterr()
     assert_page_loads_cleanly(chromium, page, out_dir)
     check_sorting(chromium, page, out_dir)
-    screenshot = out_dir / "report.png"
-    run = _chromium(chromium, out_dir, "--hide-scrollbars", "--window-size=1280,3000",
+    # outside pytest's own temp folders, which later runs (anyone's, on this host) delete
+    screenshot = Path(tempfile.mkdtemp(prefix="harness-report-html-")) / "report.png"
+    run = _chromium(chromium, out_dir, "--hide-scrollbars", "--window-size=1280,4000",
                     f"--screenshot={screenshot}", page.resolve().as_uri())
     assert run.returncode == 0, run.stderr[-3000:]
     assert screenshot.read_bytes().startswith(PNG_MAGIC) and screenshot.stat().st_size > 50_000
