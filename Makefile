@@ -24,13 +24,15 @@ test-compat:
 	bash .ci/compat 1.5 ".venv-sklearn-oldest"
 	bash .ci/compat 1.9 ".venv-sklearn-newest"
 
-# The committed reference artifacts under results/ (report, plots, export, engines),
+# The committed reference artifacts under results/ (report as Markdown and as one
+# self-contained HTML page, plots, export, engines),
 # from a results database (default: the embedded store).
 DB ?= results/harness.db
 OUT ?= results/$(shell hostname -s 2>/dev/null || echo local)
 results: $(STAMP)
 	mkdir -p $(OUT)
 	$(PY) -m harness report --db $(DB) --format md --out $(OUT)/report.md
+	$(PY) -m harness report --db $(DB) --format html --out $(OUT)/report.html
 	$(PY) -m harness plot --db $(DB) --out $(OUT)/plots
 	$(PY) -m harness export --db $(DB) --format csv --out $(OUT)/measurements.csv
 	$(PY) -m harness compare --db $(DB) --format md --out $(OUT)/compare.md --plot $(OUT)/plots/compare_engines.png

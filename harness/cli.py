@@ -108,6 +108,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from harness.report import render_report
 
+    if args.format == "html" and not args.out:
+        raise UserError("--format html needs --out FILE: the page embeds every figure (megabytes), so it is not printed")
     db = _db_path(args.db, must_exist=True)
     out = out_file(args.out) if args.out else None
     text = render_report(db, fmt=args.format)

@@ -174,8 +174,9 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
 
     p = sub.add_parser("report", help="per scenario: configs ranked by median wall, speed-ups, ties, ideal bound")
     p.add_argument("--db", default=str(DEFAULT_DB), help=DB_HELP)
-    p.add_argument("--format", choices=["text", "md"], default="text", help="text (default) or md (Markdown)")
-    p.add_argument("--out", help=f"write the report to this file (default: print it); {OUT_FILE_NOTE}")
+    p.add_argument("--format", choices=["text", "md", "html"], default="text",
+                   help="text (default), md (Markdown) or html (one self-contained page with the figures; needs --out)")
+    p.add_argument("--out", help=f"write the report to this file (default: print it; html: required); {OUT_FILE_NOTE}")
     p.set_defaults(func=commands["report"])
 
     p = sub.add_parser("compare", help="metalearners_core vs the metalearners package: wall, CPU and RMSE side by side")

@@ -1,8 +1,9 @@
 """``python -m harness report``: a results store's analysis, rendered.
 
 Orchestration only: the store's readers (:func:`harness.store.load_all`), the
-analysis (:func:`harness.analysis.analyse`) and the renderer
-(:func:`harness.render.report.render`).
+analysis (:func:`harness.analysis.analyse`) and the renderers
+(:func:`harness.render.report.render` for text and Markdown,
+:func:`harness.render.html.render_html` for the self-contained HTML page).
 """
 
 from __future__ import annotations
@@ -15,14 +16,23 @@ from harness.analysis.summary import analyse
 from harness.errors import UsageError
 from harness.render.report import render
 
-__all__ = ["render_report"]
+__all__ = ["FORMATS", "render_report"]
+
+#: The report's formats, as ``--format`` takes them.
+FORMATS = ("text", "md", "html")
 
 
-def render_report(db_path: str | Path, fmt: Literal["text", "md"] = "text", alpha: float = ALPHA) -> str:
-    """The report of a results store as text (aligned columns) or Markdown."""
+def render_report(db_path: str | Path, fmt: Literal["text", "md", "html"] = "text", alpha: float = ALPHA) -> str:
+    """The report of a results store as text (aligned columns), Markdown or an HTML page."""
     from harness.store import load_all
 
-    if fmt not in ("text", "md"):
-        raise UsageError(f"fmt={fmt!r} is not allowed; choose 'text' or 'md'.")
+    if fmt not in FORMATS:
+        raise UsageError(f"fmt={fmt!r} is not allowed; choose one of {', '.join(map(repr, FORMATS))}.")
     fits, tasks, runs = load_all(db_path)
-    return render(analyse(fits, tasks, alpha=alpha), fmt=fmt, runs=runs)
+    analyses = analyse(fits, tasks, alpha=alpha)
+    if fmt == "html":
+        from harness.analysis.compare import compare
+        from harness.render.html import render_html
+
+        return render_html(analyses, fits, tasks, runs, engines=compare(fits, tasks))
+    return render(analyses, fmt=fmt, runs=runs)

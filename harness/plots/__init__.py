@@ -37,10 +37,11 @@ from harness.plots.heatmap import heatmap_figure
 from harness.plots.pareto import pareto_figure
 from harness.plots.scaling import scaling_figure
 from harness.plots.timeline import timeline_figure
-from harness.plots.write import plot_all, write_plots
+from harness.plots.write import across_figures, plot_all, scenario_figures, write_plots
 
 __all__ = [
     "DPI",
+    "across_figures",
     "across_speedup_figure",
     "across_winners_figure",
     "box_figure",
@@ -51,6 +52,7 @@ __all__ = [
     "plot_all",
     "plot_compare",
     "scaling_figure",
+    "scenario_figures",
     "timeline_figure",
     "write_plots",
 ]

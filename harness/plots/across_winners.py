@@ -145,7 +145,7 @@ def across_winners_figure(analyses: list[ScenarioAnalysis], max_row_cells: int =
     fig.suptitle(
         f"Which level wins: the fastest config's split of the {cores} cores, per scenario ({engine} engine)\n"
         f"{design}; under each: the winner, its speed-up vs serial, configs tied with it"
-        + ("; auto: core's scheduler picks every level" if auto_won else ""),
+        + ("\nauto: core's scheduler picks every level" if auto_won else ""),  # own line: never clipped
         fontsize=10,
     )
     return fig

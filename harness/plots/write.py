@@ -1,16 +1,17 @@
-"""Writing the figures: every figure of a results store as PNG files.
+"""Which figures a results store has, and writing them as PNG files.
 
-:func:`plot_all` draws, per engine + scenario (+ core count where a scenario was
-measured on several), the heatmap, scaling, Pareto, box and (with task traces)
-timeline figures, and per engine the two across-scenario figures, from the store's
-DataFrames and their :func:`~harness.analysis.summary.analyse` objects;
-:func:`write_plots` reads a store and calls it.
+:func:`scenario_figures` draws, per engine + scenario, the heatmap, scaling, Pareto,
+box and (with task traces) timeline figures; :func:`across_figures` per engine the two
+across-scenario figures; both from the store's DataFrames and their
+:func:`~harness.analysis.summary.analyse` objects, and both are what the HTML report
+embeds. :func:`plot_all` saves them all (adding the core count to a file name where a
+scenario was measured on several); :func:`write_plots` reads a store and calls it.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -27,11 +28,30 @@ from harness.plots.scaling import scaling_figure
 from harness.plots.timeline import timeline_figure
 from harness.store import load_all as load
 
-__all__ = ["plot_all", "write_plots"]
+__all__ = ["across_figures", "plot_all", "scenario_figures", "write_plots"]
 
 
 def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text)
+
+
+def scenario_figures(a: ScenarioAnalysis, fits: pd.DataFrame, tasks: pd.DataFrame) -> Iterator[tuple[str, Figure]]:
+    """(kind, figure) of one engine + scenario, drawn one at a time; the timeline only
+    where that engine has task traces."""
+    yield "heatmap", heatmap_figure(a)
+    yield "scaling", scaling_figure(a)
+    yield "pareto", pareto_figure(a)
+    yield "box", box_figure(a, fits)
+    if not tasks.empty and a.engine in set(tasks["engine"]):
+        yield "timeline", timeline_figure(a, fits, tasks)
+
+
+def across_figures(analyses: list[ScenarioAnalysis]) -> Iterator[tuple[str, Figure]]:
+    """(name, figure) of the figures across scenarios, two per engine."""
+    for engine in dict.fromkeys(a.engine for a in analyses):
+        group = [a for a in analyses if a.engine == engine]
+        yield f"across_{engine}_winners", across_winners_figure(group)
+        yield f"across_{engine}_speedup", across_speedup_figure(group)
 
 
 def plot_all(
@@ -51,23 +71,12 @@ def plot_all(
         fig.savefig(path, dpi=DPI)
         written.append(path)
 
-    per_scenario: list[tuple[str, Callable[[ScenarioAnalysis], Figure]]] = [
-        ("heatmap", heatmap_figure),
-        ("scaling", scaling_figure),
-        ("pareto", pareto_figure),
-        ("box", lambda a: box_figure(a, fits)),
-        ("timeline", lambda a: timeline_figure(a, fits, tasks)),
-    ]
     for a in analyses:
         stem = f"{a.engine}_{a.scenario_id}" + (f"_{a.cores}cores" if _several_core_counts(analyses, a) else "")
-        for kind, make in per_scenario:
-            if kind == "timeline" and (tasks.empty or a.engine not in set(tasks["engine"])):
-                continue
-            save(make(a), f"{stem}_{kind}")
-    for engine in dict.fromkeys(a.engine for a in analyses):
-        group = [a for a in analyses if a.engine == engine]
-        save(across_winners_figure(group), f"across_{engine}_winners")
-        save(across_speedup_figure(group), f"across_{engine}_speedup")
+        for kind, fig in scenario_figures(a, fits, tasks):
+            save(fig, f"{stem}_{kind}")
+    for name, fig in across_figures(analyses):
+        save(fig, name)
     return written
 
 

@@ -1,7 +1,9 @@
 """The report as text (aligned columns) or Markdown: one section per workload, a summary.
 
 Rendering only: the numbers come from :func:`harness.analysis.summary.analyse`; the
-sentence on the test from :func:`harness.analysis.stats.power_note`.
+sentence on the test from :func:`harness.analysis.stats.power_note`. The pieces
+(table rows, facts, verdict sentences, summary rows, run lines) are public so that the
+HTML page (:mod:`harness.render.html`) says exactly what this report says.
 """
 
 from __future__ import annotations
@@ -15,10 +17,26 @@ from harness.analysis.stats import FASTEST, TIED, TOO_FEW, power_note
 from harness.analysis.summary import ScenarioAnalysis, winners
 from harness.render.tables import format_table, heading, num, pct, prose, seconds, wrap
 
-__all__ = ["render"]
+__all__ = [
+    "INTRO", "SUMMARY_LEGEND", "TITLE", "config_rows", "failure_rows", "render", "run_lines",
+    "scenario_facts", "scenario_notes", "summary_rows",
+]
+
+TITLE = "Harness report: parallel configs ranked by median warm wall time"
+INTRO = (
+    "Warm fits only (fit 0 of every trial is a cold warm-up and is not ranked). "
+    "speed-up: serial median wall / config median wall; CPU eff: serial CPU s / config CPU s "
+    "(below 100%: the config burns extra CPU); par eff: speed-up / threads used; "
+    "peak MiB: peak memory of the process tree (median)."
+)
+SUMMARY_LEGEND = (
+    "speed-up vs serial: serial median wall / fastest median wall; vs default: the library "
+    "default's median wall / fastest's; tied: configs the test cannot tell from the fastest; "
+    "of ideal: ideal bound / fastest wall."
+)
 
 
-def _config_rows(a: ScenarioAnalysis) -> list[dict[str, str]]:
+def config_rows(a: ScenarioAnalysis) -> list[dict[str, str]]:
     rows = []
     for _, r in a.table.iterrows():
         verdict = r["verdict"]
@@ -47,7 +65,8 @@ def _config_rows(a: ScenarioAnalysis) -> list[dict[str, str]]:
     return rows
 
 
-def _scenario_section(a: ScenarioAnalysis, fmt: str) -> list[str]:
+def scenario_facts(a: ScenarioAnalysis) -> list[str]:
+    """What was measured: the scenario's fields, the cores and the repeats."""
     fields = ", ".join(f"{k}={v}" for k, v in a.scenario.items())
     repeats = a.ranked["n"]
     if len(repeats) == 0:
@@ -56,11 +75,11 @@ def _scenario_section(a: ScenarioAnalysis, fmt: str) -> list[str]:
         n_text = str(repeats.min())
     else:
         n_text = f"{repeats.min()}-{repeats.max()}"
-    out = heading(f"{a.engine} | {a.scenario_id}", 2, fmt)
-    out += prose([fields, f"cores: {a.cores}; repeats: {a.repeats} (warm samples per config: {n_text})"], fmt)
-    out.append("")
-    out.append("No config has a warm measurement." if a.ranked.empty else format_table(_config_rows(a), fmt))
-    out.append("")
+    return [fields, f"cores: {a.cores}; repeats: {a.repeats} (warm samples per config: {n_text})"]
+
+
+def scenario_notes(a: ScenarioAnalysis) -> list[str]:
+    """The verdict in sentences: the fastest, its speed-up, the ties, the test's power, the ideal bound."""
     notes = []
     best = a.fastest
     if best is not None:
@@ -97,30 +116,33 @@ def _scenario_section(a: ScenarioAnalysis, fmt: str) -> list[str]:
     else:
         notes.append("Ideal bound: no task traces of the serial config (core engine) to compute it from.")
     notes += [f"Note: {note}." for note in a.notes]
-    out += prose(notes, fmt)
+    return notes
+
+
+def failure_rows(a: ScenarioAnalysis) -> list[dict[str, str]]:
+    return [
+        {"config": f["config_id"], "repeat": num(f["repeat"], 0), "trial": str(f["trial_id"]), "reason": str(f["reason"])}
+        for _, f in a.failures.iterrows()
+    ]
+
+
+def _scenario_section(a: ScenarioAnalysis, fmt: str) -> list[str]:
+    out = heading(a.title, 2, fmt)
+    out += prose(scenario_facts(a), fmt)
+    out.append("")
+    out.append("No config has a warm measurement." if a.ranked.empty else format_table(config_rows(a), fmt))
+    out.append("")
+    out += prose(scenario_notes(a), fmt)
     if len(a.failures):
         out += ["", "Failed trials:", ""]
-        out.append(
-            format_table(
-                [
-                    {
-                        "config": f["config_id"],
-                        "repeat": num(f["repeat"], 0),
-                        "trial": str(f["trial_id"]),
-                        "reason": str(f["reason"]),
-                    }
-                    for _, f in a.failures.iterrows()
-                ],
-                fmt,
-            )
-        )
+        out.append(format_table(failure_rows(a), fmt))
     out.append("")
     return out
 
 
-def _summary_section(analyses: list[ScenarioAnalysis], fmt: str) -> list[str]:
+def summary_rows(analyses: list[ScenarioAnalysis]) -> list[dict[str, str]]:
+    """One row per scenario: its fastest config, speed-ups, ties, share of the ideal."""
     table = winners(analyses)
-    out = heading("Summary: the fastest config per scenario", 2, fmt)
     rows = []
     for _, w in table.iterrows():
         measured = isinstance(w["fastest"], str)
@@ -137,17 +159,17 @@ def _summary_section(analyses: list[ScenarioAnalysis], fmt: str) -> list[str]:
                 "of ideal": pct(w.get("bound_reached")),
             }
         )
-    out.append(format_table(rows, fmt))
-    out += [
-        "",
-        "speed-up vs serial: serial median wall / fastest median wall; vs default: the library "
-        "default's median wall / fastest's; tied: configs the test cannot tell from the fastest; "
-        "of ideal: ideal bound / fastest wall.",
-    ]
-    return out
+    return rows
 
 
-def _runs_section(runs: pd.DataFrame | None, fmt: str) -> list[str]:
+def _summary_section(analyses: list[ScenarioAnalysis], fmt: str) -> list[str]:
+    out = heading("Summary: the fastest config per scenario", 2, fmt)
+    out.append(format_table(summary_rows(analyses), fmt))
+    return out + ["", SUMMARY_LEGEND]
+
+
+def run_lines(runs: pd.DataFrame | None) -> list[str]:
+    """One line per run: its preset, start and end, the machine and the versions."""
     if runs is None or runs.empty:
         return []
     out = []
@@ -167,10 +189,15 @@ def _runs_section(runs: pd.DataFrame | None, fmt: str) -> list[str]:
             machine.append(f"commit {str(commit)[:10]}" + (" (dirty)" if manifest.get("dirty") or manifest.get("git_dirty") else ""))
         finished = run.get("finished_at") or "unfinished"
         out.append(
-            f"- run {run.get('run_id')}: preset {run.get('preset')}, {run.get('started_at')} -> {finished}"
+            f"run {run.get('run_id')}: preset {run.get('preset')}, {run.get('started_at')} -> {finished}"
             + (f"; {', '.join(machine)}" if machine else "")
         )
-    return out + [""]
+    return out
+
+
+def _runs_section(runs: pd.DataFrame | None, fmt: str) -> list[str]:
+    lines = run_lines(runs)
+    return [f"- {line}" for line in lines] + [""] if lines else []
 
 
 def render(
@@ -181,16 +208,9 @@ def render(
     """The report for these analyses (see :func:`analyse`)."""
     if fmt not in ("text", "md"):
         raise ValueError(f"fmt={fmt!r} is not allowed; choose 'text' or 'md'.")
-    title = "Harness report: parallel configs ranked by median warm wall time"
-    out = heading(title, 1, fmt)
+    out = heading(TITLE, 1, fmt)
     out += _runs_section(runs, fmt)
-    out += [
-        "Warm fits only (fit 0 of every trial is a cold warm-up and is not ranked). "
-        "speed-up: serial median wall / config median wall; CPU eff: serial CPU s / config CPU s "
-        "(below 100%: the config burns extra CPU); par eff: speed-up / threads used; "
-        "peak MiB: peak memory of the process tree (median).",
-        "",
-    ]
+    out += [INTRO, ""]
     if not analyses:
         out.append("No fits in this store.")
         return "\n".join(out) + "\n"

@@ -12,7 +12,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-__all__ = ["format_table", "heading", "num", "pct", "prose", "seconds", "wrap"]
+__all__ = ["format_table", "heading", "num", "numeric_cell", "pct", "prose", "seconds", "wrap"]
 
 
 def format_table(rows: list[dict[str, str]] | pd.DataFrame, fmt: Literal["text", "md"] = "text") -> str:
@@ -26,7 +26,7 @@ def format_table(rows: list[dict[str, str]] | pd.DataFrame, fmt: Literal["text",
         return "(none)"
     headers = list(rows[0])
     cells = [[str(r.get(h, "")) for h in headers] for r in rows]
-    right = [all(_numeric_cell(row[i]) for row in cells) for i in range(len(headers))]
+    right = [all(numeric_cell(row[i]) for row in cells) for i in range(len(headers))]
     if fmt == "md":
         esc = lambda s: s.replace("|", "\\|")  # noqa: E731
         lines = ["| " + " | ".join(esc(h) for h in headers) + " |"]
@@ -43,7 +43,8 @@ def format_table(rows: list[dict[str, str]] | pd.DataFrame, fmt: Literal["text",
     return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(row) for row in cells)])
 
 
-def _numeric_cell(text: str) -> bool:
+def numeric_cell(text: str) -> bool:
+    """Whether a formatted cell reads as a number (or is empty / "-"): such columns are right-aligned."""
     text = text.strip().rstrip("x%!*").strip()
     if text in ("", "-", "n/a"):
         return True

@@ -66,6 +66,16 @@ def test_report_and_compare_out_create_missing_folders_and_say_when_they_replace
     assert table.is_file()
 
 
+def test_report_html_needs_out_and_writes_one_page(capsys, filled: Path, tmp_path: Path):
+    assert cli(["report", "--db", str(filled), "--format", "html"]) == 2
+    assert "--format html needs --out FILE" in one_error_line(capsys)
+    out = tmp_path / "html" / "report.html"
+    assert cli(["report", "--db", str(filled), "--format", "html", "--out", str(out)]) == 0
+    assert capsys.readouterr().out.strip() == f"wrote {out}"
+    page = out.read_text()
+    assert page.startswith("<!DOCTYPE html>") and page.count("<figure") >= 4 and "timeout after 0.5s" in page
+
+
 @pytest.mark.parametrize("command", ["report", "compare", "export"])
 def test_a_file_out_that_is_a_directory_or_under_a_file_is_one_line(capsys, filled: Path, tmp_path: Path, command: str):
     afile = tmp_path / "afile"

@@ -162,6 +162,19 @@ def test_across_speedup_labels_are_readable_and_inside_the_figure():
     assert max(b.x1 for b in e) <= ax.get_window_extent(renderer).x1
 
 
+def test_across_winners_title_is_inside_the_figure_when_auto_wins_few_scenarios():
+    from harness.plots import across_winners_figure
+
+    analyses = []
+    for sid in ("DR-2k-f5-v2-k2-lightgbm_small-cont-lin-rand-s0-3d6426", "T-2k-f5-v3-k3-lightgbm_small-bin-nonlin-conf-s0-05c41f"):
+        a = _analysis([(SERIAL, [1.0] * 3), (AUTO, [0.5] * 3)])
+        a.scenario_id = sid
+        analyses.append(a)
+    fig = across_winners_figure(analyses)
+    assert "auto: core's scheduler picks every level" in fig.get_suptitle()
+    _assert_inside(fig)
+
+
 def test_pareto_labels_do_not_overlap_in_a_crowded_corner():
     from harness.plots import pareto_figure
 
