@@ -27,7 +27,7 @@ def _append_treatment(X: Any, w: np.ndarray, categorical: bool, n_variants: int)
     which turns the categorical column into all-NaN; here the codes are kept.)
     """
     if isinstance(X, pd.DataFrame) and _TREATMENT in X.columns:
-        raise ValueError(f"{_TREATMENT} cannot be a column name in X: the S-learner adds it.")
+        raise ValueError(f"{_TREATMENT} cannot be a column name in X. The S-learner adds it.")
     if categorical:
         frame = (
             X.reset_index(drop=True)
