@@ -5,8 +5,10 @@ The constructor checks ``n_variants`` and where the propensity model is configur
 (lengths, NaN, variant codes 0..n_variants-1 each with rows, outcome classes);
 ``fit``, ``predict`` and ``evaluate`` check that the columns of X the models use
 hold numbers, bools or pandas categories; ``predict`` checks that in-sample
-prediction gets the training rows. Each check raises a ``ValueError`` that says
-what is wrong and what would be accepted, before any base model sees the data.
+prediction gets the training rows. Every check ``metalearners`` 0.13 also makes raises
+its exception type with its message text first (users and its tests match on them),
+then core's detail: the value found and what is allowed. Checks run before any base
+model sees the data.
 """
 
 from __future__ import annotations
