@@ -47,6 +47,8 @@ def validate_propensity_arguments(
     fitted_propensity_model: Any,
 ) -> None:
     """The propensity model is configured through its own arguments, and given if the learner has one."""
+    if PROPENSITY_MODEL in learner_class.treatment_model_specifications():
+        raise ValueError(f"{PROPENSITY_MODEL} can't be used as a treatment model name")
     for argument, name, what in [
         (nuisance_model_factory, "nuisance_model_factory", "factory"),
         (nuisance_model_params, "nuisance_model_params", "params"),

@@ -253,6 +253,9 @@ class CrossFitEstimator:
         """Class probabilities; ``is_oos=False`` means ``X`` are the training rows."""
         return self._predict(X, is_oos, "predict_proba", oos_method)
 
+    def set_params(self, **params: Any) -> None:
+        raise NotImplementedError("CrossFitEstimator does not support set_params; build a new one.")
+
     def score(
         self,
         X: Any,

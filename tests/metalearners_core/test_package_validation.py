@@ -79,6 +79,13 @@ def _cross_fit(m, classifier=False, **kwargs):
     return m.CrossFitEstimator(estimator_factory=factory, **({"n_folds": 2} | kwargs)).fit(X, y)
 
 
+def _learner_with_propensity_treatment_model(m):
+    """A T-learner subclass that declares a treatment model named like the propensity model."""
+    specs = {"propensity_model": {"cardinality": lambda ml: 1, "predict_method": lambda ml: "predict"}}
+    subclass = type("Odd", (m.TLearner,), {"treatment_model_specifications": classmethod(lambda cls: specs)})
+    return subclass(is_classification=False, n_variants=2, nuisance_model_factory=LinearRegression)
+
+
 def _wrong_w(values):
     return np.array([values[i % len(values)] for i in range(N)])
 
@@ -105,6 +112,8 @@ CASES = [
      ValueError, "The nuisance model variant_outcome_model is supposed to be used with the predict method 'predict' but it is a classifier."),
     ("r_treatment_without_sample_weight", lambda m: _learner(m, "R", treatment_model_factory=KNeighborsRegressor),
      ValueError, "treatment_model's fit method does not support 'sample_weight' argument."),
+    ("propensity_as_treatment_model", _learner_with_propensity_treatment_model, ValueError,
+     "propensity_model can't be used as a treatment model name"),
     # fit: treatment and outcome
     ("treatment_value_outside", lambda m: _fit(m, "T", w=_wrong_w([0, 1, 2])), ValueError,
      "Number of variants present in the treatment are different than the number specified at instantiation."),
@@ -162,6 +171,8 @@ CASES = [
      "CrossFitEstimator is given data to fit X and splits cv which rely on different numbers of observations."),
     ("cfe_no_rows", lambda m: m.CrossFitEstimator(n_folds=2, estimator_factory=LinearRegression).fit(np.ones((0, 2)), np.ones(0)), ValueError,
      "n_observations was expected to be strictly positive but was 0."),
+    ("cfe_set_params", lambda m: m.CrossFitEstimator(n_folds=2, estimator_factory=LinearRegression).set_params(n_folds=3),
+     NotImplementedError, ""),
     ("cfe_fold_misses_a_class", lambda m: m.CrossFitEstimator(n_folds=2, estimator_factory=LogisticRegression).fit(
         np.arange(8.0)[:, None], np.array([0, 0, 0, 0, 1, 1, 2, 2]), cv=[(np.arange(6), np.arange(6, 8)), (np.arange(2, 8), np.arange(2))]),
      ValueError, "Some folds in cross-fitting had fewer classes than the overall dataset."),
