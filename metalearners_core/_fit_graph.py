@@ -58,11 +58,15 @@ class _FitGraphMixin:
         folds = set(self.n_folds.values())
         if len(folds) != 1:
             raise ValueError(
-                f"Synchronized cross-fitting needs equal n_folds for all models, got {self.n_folds}."
+                "When using synchronization of cross-fitting, all provided n_folds values must be "
+                f"equal. Got {self.n_folds}; or pass synchronize_cross_fitting=False."
             )
         (n_folds,) = folds
         if n_folds < 2:
-            raise ValueError("Synchronized cross-fitting needs at least two folds.")
+            raise ValueError(
+                "Need at least two folds to use synchronization. Got n_folds=1; or pass "
+                "synchronize_cross_fitting=False."
+            )
         return list(KFold(n_splits=n_folds, shuffle=True, random_state=self.random_state).split(X))
 
     def _nuisance_job(

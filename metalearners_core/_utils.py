@@ -54,7 +54,10 @@ def select_columns(X: Matrix, feature_set: Sequence | None) -> Matrix:
 
 
 def validate_positive_int(value: Any, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+    """An integer >= 1; the message for values <= 0 is the package's (validate_number_positive)."""
+    if isinstance(value, (int, float, np.number)) and not isinstance(value, bool) and value <= 0:
+        raise ValueError(f"{name} was expected to be strictly positive but was {value}. It must be an integer >= 1.")
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
 
 
@@ -103,16 +106,16 @@ def _factory_is(factory: Any, check: Any) -> bool:
     return check(model_instance(factory))
 
 
-def validate_model_and_predict_method(factory: Any, method: str, name: str) -> None:
+def validate_model_and_predict_method(factory: Any, method: str, name: str = "model") -> None:
     if method == "predict" and _factory_is(factory, is_classifier):
         raise ValueError(
-            f"The {name} is used with 'predict' (a regression target) but "
-            f"{factory.__name__} is a classifier."
+            f"The {name} is supposed to be used with the predict method 'predict' but it is a "
+            f"classifier. {factory.__name__} is a classifier; 'predict' needs a regressor."
         )
     if method == "predict_proba" and _factory_is(factory, is_regressor):
         raise ValueError(
-            f"The {name} is used with 'predict_proba' (a class target) but "
-            f"{factory.__name__} is not a classifier."
+            f"The {name} is supposed to be used with the predict method 'predict_proba' but it is "
+            f"not a classifier. {factory.__name__} is a regressor; 'predict_proba' needs a classifier."
         )
 
 

@@ -5,8 +5,10 @@ The constructor checks ``n_variants`` and where the propensity model is configur
 (lengths, NaN, variant codes 0..n_variants-1 each with rows, outcome classes);
 ``fit``, ``predict`` and ``evaluate`` check that the columns of X the models use
 hold numbers, bools or pandas categories; ``predict`` checks that in-sample
-prediction gets the training rows. Each check raises a ``ValueError`` that says
-what is wrong and what would be accepted, before any base model sees the data.
+prediction gets the training rows. Every check ``metalearners`` 0.13 also makes raises
+its exception type with its message text first (users and its tests match on them),
+then core's detail: the value found and what is allowed. Checks run before any base
+model sees the data.
 """
 
 from __future__ import annotations
@@ -27,10 +29,13 @@ if TYPE_CHECKING:
 
 def validate_n_variants(learner_class: type[MetaLearner], n_variants: Any) -> None:
     if isinstance(n_variants, bool) or not isinstance(n_variants, (int, np.integer)) or n_variants < 2:
-        raise ValueError(f"n_variants must be an integer >= 2, got {n_variants!r}.")
+        raise ValueError(
+            f"n_variants needs to be an integer strictly greater than 1. Got {n_variants!r}."
+        )
     if n_variants > 2 and not learner_class._supports_multi_treatment():
         raise NotImplementedError(
-            f"{learner_class.__name__} only supports binary treatments, got n_variants={n_variants}."
+            f"Current implementation of {learner_class.__name__} only supports binary "
+            f"treatment variants. Yet, n_variants was set to {n_variants}."
         )
 
 
@@ -42,19 +47,41 @@ def validate_propensity_arguments(
     fitted_propensity_model: Any,
 ) -> None:
     """The propensity model is configured through its own arguments, and given if the learner has one."""
-    for argument, name in [
-        (nuisance_model_factory, "nuisance_model_factory"),
-        (nuisance_model_params, "nuisance_model_params"),
+    if PROPENSITY_MODEL in learner_class.treatment_model_specifications():
+        raise ValueError(f"{PROPENSITY_MODEL} can't be used as a treatment model name")
+    for argument, name, what in [
+        (nuisance_model_factory, "nuisance_model_factory", "factory"),
+        (nuisance_model_params, "nuisance_model_params", "params"),
     ]:
         if isinstance(argument, dict) and PROPENSITY_MODEL in argument:
-            kind = name.rsplit("_", 1)[-1]
-            raise ValueError(f"The propensity model's {kind} goes into propensity_model_{kind}, not into {name}.")
+            raise ValueError(
+                f"Propensity model {what} should be defined using propensity_model_{what} "
+                f"and not {name}."
+            )
     has_propensity = PROPENSITY_MODEL in learner_class.nuisance_model_specifications()
     if has_propensity and propensity_model_factory is None and fitted_propensity_model is None:
         raise ValueError(
-            f"{learner_class.__name__} has a propensity model: pass "
-            "propensity_model_factory or fitted_propensity_model."
+            "propensity_model_factory or fitted_propensity_model needs to be defined "
+            f"as the {learner_class.__name__} has a propensity model."
         )
+
+
+def validate_fitted_nuisance_keys(fitted_nuisance_models: dict, other_nuisance: set[str]) -> None:
+    if not set(fitted_nuisance_models) <= other_nuisance:
+        raise ValueError(
+            f"The keys present in fitted_nuisance_models should be a subset of {other_nuisance}. "
+            f"Got {sorted(fitted_nuisance_models)}."
+        )
+
+
+def nuisance_model_missing(kind: str) -> ValueError:
+    """The error for a nuisance model with neither a factory nor a fitted model."""
+    source = ("propensity_model_factory", "fitted_propensity_model") if kind == PROPENSITY_MODEL else (
+        "nuisance_model_factory", "fitted_nuisance_models"
+    )
+    return ValueError(
+        f"A model for the nuisance model {kind} needs to be defined. Either in {source[0]} or in {source[1]}."
+    )
 
 
 def validate_fit_inputs(learner: MetaLearner, X: Any, y: Any, w: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -67,24 +94,38 @@ def validate_fit_inputs(learner: MetaLearner, X: Any, y: Any, w: Any) -> tuple[n
     validate_features(X, learner.feature_set.values())
     if has_nan(y_np):
         raise ValueError("y contains NaN; remove or impute those rows before fitting.")
-    if has_nan(w_np):
-        raise ValueError("w contains NaN; every row needs a treatment variant.")
+    _validate_treatment(learner.n_variants, w_np)
     w_np = as_variant_codes(w_np)
-    n_variants = learner.n_variants
-    present = set(np.unique(w_np).tolist())
-    allowed = set(range(n_variants))
-    if present - allowed:
-        raise ValueError(
-            f"Treatment values {sorted(present - allowed)} are outside 0..{n_variants - 1} "
-            f"(n_variants={n_variants})."
-        )
-    if allowed - present:
-        raise ValueError(
-            f"Treatment variant(s) {sorted(allowed - present)} have no rows; every variant "
-            f"0..{n_variants - 1} needs data."
-        )
     _validate_outcome(learner, y_np, w_np)
     return y_np, w_np
+
+
+def _validate_treatment(n_variants: int, w: np.ndarray) -> None:
+    """The package's two treatment checks and messages, with what was found after them."""
+    values = np.unique(w)  # NaNs collapse into one value
+    nan = " w contains NaN; every row needs a treatment variant." if has_nan(values) else ""
+    found = [v for v in values.tolist() if v == v]
+    allowed = set(range(n_variants))
+    outside = sorted(v for v in found if v not in allowed)
+    missing = sorted(allowed - set(found))
+    detail = (
+        (f" Treatment values {outside} are outside 0..{n_variants - 1} (n_variants={n_variants})." if outside else "")
+        + (f" Treatment variant(s) {missing} have no rows; every variant 0..{n_variants - 1} needs data." if missing else "")
+        + nan
+    )
+    if len(values) != n_variants:
+        raise ValueError(
+            "Number of variants present in the treatment are different than the number "
+            f"specified at instantiation.{detail}"
+        )
+    if detail:
+        raise ValueError(
+            f"Treatment variant should be encoded with values {{0...{n_variants - 1}}} and all "
+            f"variants should be present. Yet we found the values {set(values.tolist())}.{detail}"
+        )
+
+
+_TREATMENT_DTYPES = "Treatment must be boolean, integer or float with integer values."
 
 
 def as_variant_codes(w: np.ndarray) -> np.ndarray:
@@ -93,40 +134,54 @@ def as_variant_codes(w: np.ndarray) -> np.ndarray:
         return w.astype(np.int64)
     if w.dtype.kind == "f":
         if not np.all(np.mod(w, 1) == 0):
-            raise ValueError("w must hold integer variant codes; found non-integer values.")
+            raise TypeError(f"{_TREATMENT_DTYPES} w holds non-integer values.")
         return w.astype(np.int64)
     if w.dtype.kind not in "iu":
-        raise ValueError(f"w must hold integer variant codes, got dtype {w.dtype}.")
+        raise TypeError(f"{_TREATMENT_DTYPES} Got dtype {w.dtype}.")
     return w
 
 
 def _validate_outcome(learner: MetaLearner, y: np.ndarray, w: np.ndarray) -> None:
+    """The package's outcome checks, in its order: multi-class, classes per variant, one class."""
     if not learner.is_classification:
         return
     classes = np.unique(y)
     if len(classes) > 2 and not learner._supports_multi_class():
         raise ValueError(
-            f"{type(learner).__name__} supports binary classification only; y has "
-            f"{len(classes)} classes."
+            f"{type(learner).__name__} does not support multiclass classification."
+            f" Yet we found {len(classes)} classes."
         )
-    if len(classes) == 1:
-        raise ValueError(f"y has a single class {classes.tolist()}; classification needs two.")
     classes_control = set(np.unique(y[w == 0]).tolist())
     for variant in range(1, learner.n_variants):
-        if set(np.unique(y[w == variant]).tolist()) != classes_control:
+        classes_variant = set(np.unique(y[w == variant]).tolist())
+        if classes_variant != classes_control:
             raise ValueError(
-                f"Variants 0 and {variant} have seen different sets of outcome classes."
+                f"Variants 0 and {variant} have seen different sets of classification outcomes. "
+                f"Please check your data. Variant 0 has seen {sorted(classes_control)}, "
+                f"variant {variant} {sorted(classes_variant)}."
             )
+    if len(classes_control) == 1:
+        raise ValueError(
+            f"There is only one class present in the classification outcome: {classes_control}. "
+            "Please check your data. Classification needs at least two classes."
+        )
 
 
 def check_in_sample_rows(learner: MetaLearner, X: Any, is_oos: bool) -> None:
     """The learner is fitted, and in-sample prediction gets as many rows as it was fitted on."""
     if learner._n_fit_rows is None:
-        raise ValueError(f"This {type(learner).__name__} is not fitted yet; call fit first.")
+        # The package's X-learner spells it "MetaLearner", its other learners "metalearner".
+        spelling = "MetaLearner" if type(learner).__name__ == "XLearner" else "metalearner"
+        raise ValueError(
+            f"The {spelling} needs to be fitted before predicting. This "
+            f"{type(learner).__name__} is not fitted yet; call fit first."
+        )
     if not is_oos and n_rows(X) != learner._n_fit_rows:
         raise ValueError(
-            f"In-sample prediction (is_oos=False) needs the {learner._n_fit_rows} training "
-            f"rows, got {n_rows(X)}; use is_oos=True for new data."
+            "Trying to predict in-sample on data that is unlike data encountered in training. "
+            f"Training data included {learner._n_fit_rows} observations while prediction data "
+            f"includes {n_rows(X)} observations. In-sample prediction (is_oos=False) needs the "
+            "training rows; use is_oos=True for new data."
         )
 
 

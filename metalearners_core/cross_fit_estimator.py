@@ -27,7 +27,24 @@ SplitIndices = Sequence[tuple[np.ndarray, np.ndarray]]
 def validate_oos_method(oos_method: Any) -> None:
     if oos_method not in _OOS_WHITELIST:
         raise ValueError(
-            f"oos_method {oos_method!r} is not supported; choose one of {_OOS_WHITELIST}."
+            f"oos_method {oos_method} not supported. Supported values are {_OOS_WHITELIST}."
+        )
+
+
+def _validate_n_folds(n_folds: Any) -> None:
+    if isinstance(n_folds, (int, float, np.number)) and not isinstance(n_folds, bool) and n_folds <= 0:
+        raise ValueError(f"n_folds needs to be a strictly positive integer but is {n_folds}.")
+    validate_positive_int(n_folds, "n_folds")
+
+
+def _validate_data_match_prior_split(n_observations: int, test_indices: tuple[np.ndarray, ...] | None) -> None:
+    """Data to fit is not empty, and has as many rows as the folds it is fitted with (the package's checks)."""
+    if n_observations <= 0:
+        raise ValueError(f"n_observations was expected to be strictly positive but was {n_observations}.")
+    if test_indices is not None and sum(map(len, test_indices)) != n_observations:
+        raise ValueError(
+            "CrossFitEstimator is given data to fit X and splits cv which rely on different "
+            f"numbers of observations. The splits cover {sum(map(len, test_indices))} rows, X has {n_observations}."
         )
 
 
@@ -48,11 +65,12 @@ class CrossFitEstimator:
     random_state: int | None = None
 
     def __post_init__(self) -> None:
-        validate_positive_int(self.n_folds, "n_folds")
+        _validate_n_folds(self.n_folds)
         if self.n_folds == 1 and not self.enable_overall:
             raise ValueError(
-                "n_folds=1 disables cross-fitting, so enable_overall must be True "
-                "(otherwise no model would be trained)."
+                "CrossFitting is deactivated as 'n_folds' is set to 1, but 'enable_overall' "
+                "is set to 'False'. If you wish to deactivate CrossFitting, please ensure "
+                " 'enable_overall' is set to 'True'. (Otherwise no model would be trained.)"
             )
         self.estimator_params = dict(self.estimator_params or {})
         self._estimators: list = []
@@ -133,8 +151,9 @@ class CrossFitEstimator:
             for estimator in self._estimators:
                 if set(estimator.classes_) != set(self.classes_):
                     raise ValueError(
-                        "Some folds in cross-fitting had fewer classes than the overall "
-                        "data. Use fewer folds, or synchronize_cross_fitting=False."
+                        "Some folds in cross-fitting had fewer classes than "
+                        "the overall dataset. Please check the cv parameter. If you are "
+                        "synchronizing the folds in a MetaLearner consider not doing it."
                     )
         return self
 
@@ -147,10 +166,7 @@ class CrossFitEstimator:
         cv: SplitIndices | None = None,
     ) -> CrossFitEstimator:
         """Fit one model per fold and, with ``enable_overall``, one on all rows."""
-        if self._test_indices is not None and sum(map(len, self._test_indices)) != n_rows(X):
-            raise ValueError(
-                "This CrossFitEstimator was fitted on data with a different number of rows."
-            )
+        _validate_data_match_prior_split(n_rows(X), self._test_indices)
         job = self.job(X, y, fit_params, cv)
         (fitted,) = fit_cross_fit_jobs([job], n_jobs_cross_fitting=n_jobs_cross_fitting)
         return self.adopt(job, fitted)
@@ -177,8 +193,9 @@ class CrossFitEstimator:
         expected = sum(len(fold) for fold in self._test_indices or ())
         if n_rows(X) != expected:
             raise ValueError(
-                f"In-sample prediction needs the {expected} training rows, got "
-                f"{n_rows(X)} rows; use is_oos=True for new data."
+                "Trying to predict in-sample on data that is unlike data encountered in training. "
+                f"Training data included {expected} observations while prediction data includes "
+                f"{n_rows(X)} observations. Use is_oos=True for new data."
             )
         fold_predictions = [
             getattr(estimator, method)(take_rows(X, rows))
@@ -200,8 +217,7 @@ class CrossFitEstimator:
         if not is_oos:
             if self.n_folds == 1:
                 warnings.warn(
-                    "Cross-fitting is deactivated (n_folds=1): in-sample predictions "
-                    "come from the overall model.",
+                    "Cross-fitting is deactivated. Using overall model for in sample predictions.",
                     stacklevel=3,
                 )
                 return getattr(self._overall_estimator, method)(X)
@@ -209,19 +225,23 @@ class CrossFitEstimator:
         validate_oos_method(oos_method)
         if oos_method == OVERALL:
             if not self.enable_overall:
-                raise ValueError("oos_method='overall' needs enable_overall=True.")
+                raise ValueError(
+                    "In order to use 'overall' prediction method, the estimator's "
+                    "enable_overall property has to be set to True."
+                )
             return getattr(self._overall_estimator, method)(X)
         if self.n_folds == 1:
             raise ValueError(
-                "Cross-fitting is deactivated (n_folds=1): only oos_method='overall' works."
+                'Cross-fitting is deactivated and therefore only the ``"overall"`` prediction method '
+                "can be used. (n_folds=1)"
             )
         if oos_method == _MEAN:
             if method != "predict_proba" and self._is_classifier:
-                raise ValueError("The mean of class labels is meaningless; use another oos_method.")
+                raise ValueError("Cannot create a mean of classes. Please use a different oos_method.")
             return self._predict_all(X, method).mean(axis=-1)
         if method == "predict_proba":
             raise ValueError(
-                "The median of class probabilities is not a distribution; use another oos_method."
+                "Cannot create median of class probabilities. Please use a different oos_method."
             )
         return np.median(self._predict_all(X, method), axis=-1)
 
@@ -232,6 +252,9 @@ class CrossFitEstimator:
     def predict_proba(self, X: Any, is_oos: bool, oos_method: OosMethod | None = None) -> np.ndarray:
         """Class probabilities; ``is_oos=False`` means ``X`` are the training rows."""
         return self._predict(X, is_oos, "predict_proba", oos_method)
+
+    def set_params(self, **params: Any) -> None:
+        raise NotImplementedError("CrossFitEstimator does not support set_params; build a new one.")
 
     def score(
         self,

@@ -168,7 +168,9 @@ class DRLearner(_ConditionalAverageOutcomeMetaLearner):
         Needs only the nuisance models (works right after ``fit_all_nuisance``).
         """
         if self._n_fit_rows is None:
-            raise ValueError("Fit the nuisance models before computing the treatment effect.")
+            raise ValueError(
+                "The nuisance models need to be fitted before computing the treatment effect."
+            )
         y_np, w_np = self._start_evaluate(X, y, w)
         pseudo = self._pseudo_outcomes(X, y_np, w_np, is_oos)
         return pseudo.mean(axis=0), pseudo.std(axis=0) / np.sqrt(n_rows(X))

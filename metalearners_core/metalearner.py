@@ -45,6 +45,8 @@ from metalearners_core._utils import (
 from metalearners_core._validation import (
     as_variant_codes,
     check_in_sample_rows,
+    nuisance_model_missing,
+    validate_fitted_nuisance_keys,
     validate_features,
     validate_fit_inputs,
     validate_n_variants,
@@ -145,18 +147,14 @@ class MetaLearner(_FitGraphMixin, _ExplainMixin, _OnnxMixin, ABC):
         all_kinds = set(nuisance_specs) | set(treatment_specs)
         self.n_folds = _per_kind(n_folds, all_kinds)
         for kind, folds in self.n_folds.items():
-            validate_positive_int(folds, f"n_folds of {kind}")
+            validate_positive_int(folds, f"{kind} n_folds")
         self.random_state = random_state
         self.feature_set = _per_kind(feature_set, all_kinds)
 
         self._nuisance_models: dict[str, list[CrossFitEstimator]] = {}
         self._prefitted_nuisance_models: set[str] = set()
         if fitted_nuisance_models is not None:
-            if not set(fitted_nuisance_models) <= other_nuisance:
-                raise ValueError(
-                    f"The keys of fitted_nuisance_models {sorted(fitted_nuisance_models)} "
-                    f"must be among {sorted(other_nuisance)}."
-                )
+            validate_fitted_nuisance_keys(fitted_nuisance_models, other_nuisance)
             self._nuisance_models |= deepcopy(fitted_nuisance_models)
             self._prefitted_nuisance_models |= set(fitted_nuisance_models)
         if has_propensity and fitted_propensity_model is not None:
@@ -165,8 +163,7 @@ class MetaLearner(_FitGraphMixin, _ExplainMixin, _OnnxMixin, ABC):
 
         for kind in set(nuisance_specs) - self._prefitted_nuisance_models:
             if self.nuisance_model_factory[kind] is None:
-                source = "propensity_model_factory" if kind == PROPENSITY_MODEL else "nuisance_model_factory"
-                raise ValueError(f"A model for the nuisance model {kind} is needed: pass {source}.")
+                raise nuisance_model_missing(kind)
             self._nuisance_models[kind] = [
                 self._new_cross_fit_estimator(kind, self.nuisance_model_factory, self.nuisance_model_params)
                 for _ in range(nuisance_specs[kind]["cardinality"](self))
@@ -253,7 +250,10 @@ class MetaLearner(_FitGraphMixin, _ExplainMixin, _OnnxMixin, ABC):
         if not self.treatment_model_specifications():
             return self
         if self._n_fit_rows is None:
-            raise ValueError("Fit the nuisance models (fit_all_nuisance) before the treatment models.")
+            raise ValueError(
+                "The nuisance models need to be fitted before fitting the treatment models. "
+                "Call fit_all_nuisance first."
+            )
         y_np, w_np = validate_fit_inputs(self, X, y, w)
         self._fit_rows = {}
         plan = self._treatment_plan(X, y_np, w_np, self._qualified_fit_params(fit_params)[TREATMENT])

@@ -63,7 +63,10 @@ class RLearner(MetaLearner):
 
     def _validate_models(self) -> None:
         if not function_has_argument(self.treatment_model_factory[TREATMENT_MODEL].fit, _SAMPLE_WEIGHT):
-            raise ValueError(f"The {TREATMENT_MODEL}'s fit method must accept 'sample_weight'.")
+            raise ValueError(
+                f"{TREATMENT_MODEL}'s fit method does not support 'sample_weight' argument. "
+                "The R-learner weights its treatment models' rows, so their fit must accept it."
+            )
         super()._validate_models()
 
     def _nuisance_jobs(
@@ -81,8 +84,10 @@ class RLearner(MetaLearner):
     ) -> list[Deferred]:
         if _SAMPLE_WEIGHT in fit_params[TREATMENT_MODEL]:
             raise ValueError(
-                "fit_params must not give the treatment_model a sample_weight: the R-learner "
-                "sets it. Pass sample_weight for nuisance models only."
+                f"The parameter {_SAMPLE_WEIGHT} has been defined to be passed to the R-Learner's "
+                "treatment model. Yet, this is not supported since the R-Learner requires freedom "
+                " to define his parameter internally. Please adapt the argument fit_params to the "
+                f"fit method to either not include any {_SAMPLE_WEIGHT} or only for nuisance models."
             )
 
         # One treatment variant: its model trains on all rows, the nuisance models' very

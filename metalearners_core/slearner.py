@@ -27,7 +27,7 @@ def _append_treatment(X: Any, w: np.ndarray, categorical: bool, n_variants: int)
     which turns the categorical column into all-NaN; here the codes are kept.)
     """
     if isinstance(X, pd.DataFrame) and _TREATMENT in X.columns:
-        raise ValueError(f"X must not have a column named {_TREATMENT!r}; the S-learner adds it.")
+        raise ValueError(f"{_TREATMENT} cannot be a column name in X. The S-learner adds it.")
     if categorical:
         frame = (
             X.reset_index(drop=True)
@@ -64,7 +64,8 @@ class SLearner(MetaLearner):
     def __init__(self, is_classification: bool, n_variants: int, *args: Any, feature_set: Any = None, **kwargs: Any):
         if feature_set is not None:
             warnings.warn(
-                "The S-learner ignores feature_set: its single model uses all features.",
+                "Base-model specific feature_sets were provided to S-Learner. "
+                "These will be ignored and all available features will be used instead.",
                 stacklevel=2,
             )
         super().__init__(is_classification, n_variants, *args, feature_set=None, **kwargs)

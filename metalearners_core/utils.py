@@ -32,7 +32,8 @@ def metalearner_factory(metalearner_prefix: str) -> type[MetaLearner]:
         return _LEARNERS[metalearner_prefix]
     except (KeyError, TypeError):
         raise ValueError(
-            f"No MetaLearner for prefix {metalearner_prefix!r}; choose one of {list(_LEARNERS)}."
+            f"No MetaLearner implementation found for prefix {metalearner_prefix}. "
+            f"Choose one of {list(_LEARNERS)}."
         ) from None
 
 

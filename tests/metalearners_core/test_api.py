@@ -82,7 +82,7 @@ def test_fit_params_shared_and_qualified(data_cache):
     qualified.fit(data.X, data.y, data.w, fit_params={"nuisance": {"outcome_model": {"sample_weight": weights}}})
     unweighted = metalearner_factory("R")(**learner_kwargs("R", False, 2)).fit(data.X, data.y, data.w)
     assert not np.allclose(qualified.predict(data.X, is_oos=True), unweighted.predict(data.X, is_oos=True))
-    with pytest.raises(ValueError, match="must not give the treatment_model a sample_weight"):
+    with pytest.raises(ValueError, match="The parameter sample_weight has been defined to be passed to the R-Learner.s treatment model"):
         metalearner_factory("R")(**learner_kwargs("R", False, 2)).fit(
             data.X, data.y, data.w, fit_params={"treatment": {"treatment_model": {"sample_weight": weights}}}
         )
