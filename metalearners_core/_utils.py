@@ -1,4 +1,8 @@
-"""Small helpers shared by the learners: row indexing, validation, numerics."""
+"""Small helpers shared by the learners: row indexing, validation, numerics.
+
+Row and column selection take every input kind the learners accept (numpy, pandas,
+polars, scipy.sparse); what polars and sparse need is in :mod:`metalearners_core._frames`.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,10 @@ import numpy as np
 import pandas as pd
 from sklearn.base import is_classifier, is_regressor
 
-Matrix = Any  # numpy array or pandas DataFrame
-Vector = Any  # numpy array or pandas Series
+from metalearners_core._frames import is_polars, is_polars_frame, polars_select_columns, polars_take_rows
+
+Matrix = Any  # numpy array, pandas or polars DataFrame, or scipy.sparse matrix
+Vector = Any  # numpy array, pandas or polars Series
 
 
 def n_rows(X: Matrix) -> int:
@@ -19,9 +25,12 @@ def n_rows(X: Matrix) -> int:
 
 
 def take_rows(data: Matrix | Vector, rows: np.ndarray) -> Matrix | Vector:
-    """Rows of a numpy array or pandas object, by boolean mask or integer positions."""
+    """Rows of a numpy array, scipy.sparse matrix, pandas or polars object, by boolean
+    mask or integer positions."""
     if isinstance(data, (pd.DataFrame, pd.Series)):
         return data.iloc[rows]
+    if is_polars(data):
+        return polars_take_rows(data, rows)
     return data[rows]
 
 
@@ -50,6 +59,8 @@ def select_columns(X: Matrix, feature_set: Sequence | None) -> Matrix:
             f"feature_set {list(feature_set)!r} must be all column names or all "
             "column positions."
         )
+    if is_polars_frame(X):
+        return polars_select_columns(X, feature_set)
     return X[:, np.asarray(feature_set)]
 
 

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import infer_dtype, is_bool_dtype, is_complex_dtype, is_numeric_dtype
 
+from metalearners_core._frames import is_polars_frame, polars_allowed_columns, polars_bad_columns
 from metalearners_core._model_kinds import PROPENSITY_MODEL
 from metalearners_core._utils import has_nan, n_rows, to_numpy_vector
 
@@ -195,6 +196,11 @@ _LISTED_AT_MOST = 10
 def validate_features(X: Any, feature_sets: Iterable[Sequence | None]) -> None:
     """The columns of X that some model uses (per its feature set) hold numbers, bools or
     pandas categories; categories pass through untouched to the base models."""
+    if is_polars_frame(X):
+        bad = polars_bad_columns(X, _used_positions(X, feature_sets))
+        if bad:
+            raise ValueError(f"X has columns the base models cannot take: {_listed(bad)}. Allowed are {polars_allowed_columns()}.")
+        return
     is_frame = isinstance(X, pd.DataFrame)
     if not is_frame and (getattr(X, "ndim", 0) != 2 or _takes_dtype(X.dtype)):
         return
@@ -212,13 +218,17 @@ def validate_features(X: Any, feature_sets: Iterable[Sequence | None]) -> None:
         else:
             bad.append(f"{name} (dtype {dtype})")
     if bad:
-        listed = ", ".join(bad[:_LISTED_AT_MOST]) + (f" and {len(bad) - _LISTED_AT_MOST} more" if len(bad) > _LISTED_AT_MOST else "")
+        listed = _listed(bad)
         fix = (
             "Encode them as numbers, or make them categorical with .astype('category')."
             if is_frame
             else "Convert X to numbers, or pass a pandas DataFrame with 'category' columns."
         )
         raise ValueError(f"X has columns the base models cannot take: {listed}. Allowed are {_ALLOWED_COLUMNS}. {fix}")
+
+
+def _listed(bad: list[str]) -> str:
+    return ", ".join(bad[:_LISTED_AT_MOST]) + (f" and {len(bad) - _LISTED_AT_MOST} more" if len(bad) > _LISTED_AT_MOST else "")
 
 
 def _takes_dtype(dtype: Any) -> bool:
@@ -237,7 +247,7 @@ def _used_positions(X: Any, feature_sets: Iterable[Sequence | None]) -> list[int
             return list(range(n_columns))
         if len(features) == 0:
             continue
-        if isinstance(X, pd.DataFrame) and all(isinstance(f, str) for f in features):
+        if hasattr(X, "columns") and all(isinstance(f, str) for f in features):
             names = set(features)
             used.update(j for j, column in enumerate(X.columns) if column in names)
             continue

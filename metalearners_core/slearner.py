@@ -8,8 +8,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse
 
 from metalearners_core._execution import CrossFitJob
+from metalearners_core._frames import is_polars_frame
 from metalearners_core._utils import n_rows, supports_categoricals
 from metalearners_core.cross_fit_estimator import OVERALL, OosMethod
 from metalearners_core._evaluation import _evaluate_model_kind
@@ -23,12 +25,22 @@ _TREATMENT = "treatment"
 def _append_treatment(X: Any, w: np.ndarray, categorical: bool, n_variants: int) -> Any:
     """X with the treatment appended: a categorical column, or one-hot without variant 0.
 
+    Frames get string column names (as in metalearners 0.13: some models reject mixed
+    names). A sparse X stays sparse: with a categorical-taking model the treatment codes
+    become its last column, which :func:`_categorical_fit_params` marks as categorical.
+    A polars X keeps polars for one-hot columns; for the categorical column it goes
+    through pandas, since LightGBM aborts on a polars Categorical column.
     (metalearners 0.13 casts the treatment to strings before setting integer categories,
     which turns the categorical column into all-NaN; here the codes are kept.)
     """
-    if isinstance(X, pd.DataFrame) and _TREATMENT in X.columns:
+    if hasattr(X, "columns") and _TREATMENT in X.columns:
         raise ValueError(f"{_TREATMENT} cannot be a column name in X. The S-learner adds it.")
+    if scipy.sparse.issparse(X):
+        added = w[:, None].astype(X.dtype) if categorical else np.eye(n_variants, dtype=np.int8)[w][:, 1:]
+        return scipy.sparse.hstack([X, scipy.sparse.csr_matrix(added)], format="csr")
     if categorical:
+        if is_polars_frame(X):
+            X = X.to_pandas()
         frame = (
             X.reset_index(drop=True)
             if isinstance(X, pd.DataFrame)
@@ -38,12 +50,32 @@ def _append_treatment(X: Any, w: np.ndarray, categorical: bool, n_variants: int)
         treatment = pd.Categorical(w, categories=list(range(n_variants)))
         return frame.assign(**{_TREATMENT: treatment})
     dummies = np.eye(n_variants, dtype=np.int8)[w][:, 1:]
+    names = [f"{_TREATMENT}_{v}" for v in range(1, n_variants)]
+    if is_polars_frame(X):
+        import polars as pl
+
+        return pl.concat([X, pl.DataFrame(dummies, schema=names)], how="horizontal")
     if isinstance(X, pd.DataFrame):
-        names = [f"{_TREATMENT}_{v}" for v in range(1, n_variants)]
-        return pd.concat(
-            [X.reset_index(drop=True), pd.DataFrame(dummies, columns=names)], axis=1
-        )
+        frame = X.reset_index(drop=True)
+        frame.columns = [str(c) for c in frame.columns]
+        return pd.concat([frame, pd.DataFrame(dummies, columns=names)], axis=1)
     return np.concatenate([X, dummies], axis=1)
+
+
+def _categorical_fit_params(X: Any, categorical: bool, factory: Any) -> dict:
+    """For a sparse X and a LightGBM model, the fit parameter that makes the appended
+    treatment column categorical (a frame says so through its dtype)."""
+    if not (categorical and scipy.sparse.issparse(X) and _is_lightgbm(factory)):
+        return {}
+    return {"categorical_feature": [X.shape[1]]}
+
+
+def _is_lightgbm(factory: Any) -> bool:
+    try:
+        from lightgbm import LGBMModel
+    except ImportError:  # pragma: no cover - lightgbm is a dependency
+        return False
+    return isinstance(factory, type) and issubclass(factory, LGBMModel)
 
 
 class SLearner(MetaLearner):
@@ -82,7 +114,9 @@ class SLearner(MetaLearner):
     def _nuisance_jobs(
         self, X: Any, y: np.ndarray, w: np.ndarray, fit_params: dict[str, dict], synchronize: bool
     ) -> list[CrossFitJob | None]:
-        return [self._nuisance_job(self._with_treatment(X, w), y, _BASE_MODEL, 0, fit_params[_BASE_MODEL])]
+        factory = self._nuisance_models[_BASE_MODEL][0].estimator_factory
+        params = _categorical_fit_params(X, self._supports_categoricals, factory) | fit_params[_BASE_MODEL]
+        return [self._nuisance_job(self._with_treatment(X, w), y, _BASE_MODEL, 0, params)]
 
     def predict_conditional_average_outcomes(
         self, X: Any, is_oos: bool, oos_method: OosMethod = OVERALL

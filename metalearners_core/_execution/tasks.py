@@ -6,7 +6,9 @@ and the predictions to make right after the fit. :func:`run_task` is what a work
 executes: it fits, predicts, and returns a :class:`TaskRecord` of when and where.
 For worker processes, a fit's large inputs are dumped once into a
 :class:`SharedFolder` that the workers memory-map, instead of being pickled (or
-hashed again by joblib) for every task. In-process workers (threads, serial) let
+hashed again by joblib) for every task: numpy arrays, pandas frames, scipy.sparse
+matrices (their data, indices and pointers are memory-mapped: never densified) and
+polars frames (loaded once per worker). In-process workers (threads, serial) let
 LightGBM models on the same rows share binned data (:mod:`metalearners_core._lightgbm_bins`),
 keyed by :attr:`Task.rows_key`.
 """
@@ -30,6 +32,7 @@ import sklearn
 from threadpoolctl import threadpool_info
 
 from metalearners_core._execution.jobs import OVERALL_FOLD, CrossFitJob, TaskRecord
+from metalearners_core._frames import input_nbytes
 from metalearners_core._lightgbm_bins import BinsOfFit, binned_once
 from metalearners_core._utils import n_rows, take_rows
 
@@ -151,18 +154,13 @@ class SharedFolder:
             shutil.rmtree(self.folder, ignore_errors=True)
 
     def share(self, value: Any) -> Any:
-        if not self.enabled or (getattr(value, "nbytes", 0) < _MEMMAP_BYTES and not _large_frame(value)):
+        if not self.enabled or input_nbytes(value) < _MEMMAP_BYTES:
             return value
         if id(value) not in self._by_id:  # keep ``value`` alive so its id stays unique
             path = os.path.join(self.folder, f"{len(self._by_id)}.joblib")
             joblib.dump(value, path)
             self._by_id[id(value)] = (value, _Shared(path))
         return self._by_id[id(value)][1]
-
-
-def _large_frame(value: Any) -> bool:
-    memory_usage = getattr(value, "memory_usage", None)
-    return callable(memory_usage) and hasattr(value, "columns") and memory_usage(deep=False).sum() >= _MEMMAP_BYTES
 
 
 def tasks_of_job(job_index: int, job: CrossFitJob, params: dict, share: Callable[[Any], Any]) -> list[Task]:
