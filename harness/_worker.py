@@ -100,6 +100,8 @@ def _run(spec: TrialSpec, meter: TreeCpuMeter, report: dict[str, Any], out: IO[s
         workload.run_once()
         w1, m1 = perf_counter(), monotonic()
         cpu1 = meter.read()
+        if warning := getattr(workload, "oversubscription", None):  # the library's, kept with the trial
+            report["oversubscription"] = warning
         _send(
             out,
             fit={

@@ -151,6 +151,8 @@ class TrialResult(_Record):
     (not in any fit's figures, but it competed with the fit for the cores).
     ``started_at`` (``time.time()``) and ``wall_s`` span the whole trial, start-up to
     the last straggler's end: what the store records as its start and end.
+    ``oversubscription`` is the text of the library's ``OversubscriptionWarning``
+    where a fit of the trial gave one (its settings ask for more threads than cores).
     """
 
     spec: TrialSpec
@@ -171,6 +173,7 @@ class TrialResult(_Record):
     stderr_tail: str = ""
     leftovers: list[str] = field(default_factory=list)
     started_at: float | None = None  # time.time() when the child was started
+    oversubscription: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -265,6 +268,7 @@ def run_trial(spec: TrialSpec) -> TrialResult:
         traceback=traceback,
         stderr_tail=stderr_tail,
         leftovers=leftovers,
+        oversubscription=report.get("oversubscription"),
     )
 
 

@@ -7,7 +7,7 @@ three levels of parallelism are real knobs: the base models' own threads
 """
 
 from metalearners_core._config import config_context, get_config, set_config
-from metalearners_core._execution import TaskRecord
+from metalearners_core._execution import OversubscriptionWarning, TaskRecord
 from metalearners_core.cross_fit_estimator import CrossFitEstimator
 from metalearners_core.drlearner import DRLearner
 from metalearners_core.metalearner import MetaLearner
@@ -21,6 +21,7 @@ __all__ = [
     "CrossFitEstimator",
     "DRLearner",
     "MetaLearner",
+    "OversubscriptionWarning",
     "RLearner",
     "SLearner",
     "TLearner",

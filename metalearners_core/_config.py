@@ -5,6 +5,12 @@
 of one fit share one binned Dataset (:mod:`metalearners_core._lightgbm_bins`). It
 only ever happens in-process (threads or serial); worker processes bin as before.
 Set it to False to build every Dataset from scratch (the models are the same).
+
+``oversubscription`` (default "warn"): what a fit does when explicit settings ask
+for more threads in flight than cores (:mod:`metalearners_core._execution.oversubscription`):
+"warn" (one :class:`OversubscriptionWarning` per fit), "limit" (cap threads per
+model, then workers, at the cores; same answer) or "allow" (run as asked, silently).
+
 Settings are process-wide and read when a fit starts.
 """
 
@@ -17,8 +23,9 @@ from typing import Any
 
 __all__ = ["config_context", "get_config", "set_config"]
 
-_DEFAULTS: dict[str, Any] = {"share_lightgbm_bins": True}
-_TYPES: dict[str, type] = {"share_lightgbm_bins": bool}
+_DEFAULTS: dict[str, Any] = {"share_lightgbm_bins": True, "oversubscription": "warn"}
+_TYPES: dict[str, type] = {"share_lightgbm_bins": bool, "oversubscription": str}
+_CHOICES: dict[str, tuple[str, ...]] = {"oversubscription": ("warn", "limit", "allow")}
 _config = dict(_DEFAULTS)
 _lock = threading.Lock()
 
@@ -30,10 +37,12 @@ def get_config() -> dict[str, Any]:
 
 
 def set_config(**settings: Any) -> None:
-    """Change settings, e.g. ``set_config(share_lightgbm_bins=False)``."""
+    """Change settings, e.g. ``set_config(share_lightgbm_bins=False)`` or ``set_config(oversubscription="limit")``."""
     for key, value in settings.items():
         if key not in _DEFAULTS:
             raise ValueError(f"unknown setting {key!r}; allowed: {', '.join(sorted(_DEFAULTS))}")
+        if key in _CHOICES and value not in _CHOICES[key]:
+            raise ValueError(f"{key}={value!r} is not allowed; choose one of {', '.join(map(repr, _CHOICES[key]))}")
         if not isinstance(value, _TYPES[key]):
             raise TypeError(f"{key}={value!r} is not allowed; use a {_TYPES[key].__name__}")
     with _lock:

@@ -41,7 +41,8 @@ def summarise(fits: pd.DataFrame, alpha: float = ALPHA, cores: int | None = None
     thread), peak_mem_mb (median), cate_rmse (median), rmse_ok (equal to the
     reference config's within :data:`RMSE_RTOL`), p_value (one-sided Mann-Whitney U
     vs the fastest; NaN for the fastest), verdict ("fastest", "tied", "slower",
-    "too few samples"),
+    "too few samples"), oversubscribed (a trial of it recorded metalearners_core's
+    OversubscriptionWarning: more threads asked for than cores),
     rank (1 = fastest). The verdicts are :func:`harness.analysis.stats.verdict`'s. Configs with no warm sample come last with NaN figures.
     """
     if fits.empty:
@@ -70,6 +71,7 @@ def summarise(fits: pd.DataFrame, alpha: float = ALPHA, cores: int | None = None
                 "cpu_median": float(w["cpu_s"].median()) if len(w) else np.nan,
                 "peak_mem_mb": float(w["peak_mem_mb"].median()) if len(w) else np.nan,
                 "cate_rmse": float(ok["cate_rmse"].median()) if len(ok) else np.nan,
+                "oversubscribed": "oversubscription" in group and bool(group["oversubscription"].notna().any()),
                 "_walls": walls,
             }
         )
@@ -129,6 +131,7 @@ _SUMMARY_COLUMNS = [
     "rmse_ok",
     "p_value",
     "verdict",
+    "oversubscribed",
 ]
 
 
@@ -243,6 +246,12 @@ def analyse(fits: pd.DataFrame, tasks: pd.DataFrame | None = None, alpha: float 
                     "work and span are from the core engine's serial traces; the package's fits do more "
                     "work where core's LightGBM models share binned data, so its own bound is higher"
                 )
+        oversubscribed = table[table["oversubscribed"]]["config_id"].tolist()
+        if oversubscribed:
+            analysis.notes.append(
+                f"* oversubscribed: {', '.join(oversubscribed)} asked for more threads in flight than the "
+                f"{int(cores)} cores (the library warned in their trials)"
+            )
         bad = table[~table["rmse_ok"]]
         if len(bad):
             analysis.notes.append(

@@ -47,7 +47,7 @@ def config_rows(a: ScenarioAnalysis) -> list[dict[str, str]]:
         rows.append(
             {
                 "rank": "-" if np.isnan(r["rank"]) else str(int(r["rank"])),
-                "config": r["config_id"],
+                "config": r["config_id"] + (" *" if r.get("oversubscribed") else ""),  # footnote: analysis notes
                 "threads": str(r["threads"]),
                 "n": str(r["n"]),
                 "wall s": seconds(r["wall_median"]),

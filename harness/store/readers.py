@@ -50,7 +50,7 @@ SELECT t.run_id, t.trial_id, t.engine, t.scenario_id,
        COALESCE(f.mem_measure, t.mem_measure) AS mem_measure, f.mem_samples,
        f.cate_rmse, f.n_tasks, t.n_cores,
        t.trial_wall_s, t.trial_cpu_s, t.prepare_s, t.exit_code, t.hostname, t.started_at,
-       b.bins_built, b.bins_copied
+       {oversubscription}, b.bins_built, b.bins_copied
 FROM harness_trials AS t
 LEFT JOIN harness_fits AS f ON f.trial_id = t.trial_id
 LEFT JOIN ({bins}) AS b ON b.trial_id = f.trial_id AND b.fit_index = f.fit_index
@@ -71,13 +71,19 @@ def load_fits(path: str | Path) -> pd.DataFrame:
     its ``reason``, and NaN ``fit_index``/figures (``cold`` False). Fits that a
     failed trial did complete keep ``status`` "failed" too. ``cold`` marks fit 0 of
     a trial, the warm-up: leave it out of rankings. The three levels are float with
-    NaN for the library default (``config_id`` says "d"/"default").
+    NaN for the library default (``config_id`` says "d"/"default"). ``oversubscription``
+    is the library's warning in the trial (None where it gave none, and before schema 3).
     """
     import pandas as pd
 
     with _reader(path) as conn:
         has_bins = "bins" in table_columns(conn, "harness_tasks")
-        df = pd.read_sql_query(_FITS_SQL.format(bins=_BINS_SQL if has_bins else _NO_BINS_SQL), conn)
+        has_flag = "oversubscription" in table_columns(conn, "harness_trials")
+        sql = _FITS_SQL.format(
+            bins=_BINS_SQL if has_bins else _NO_BINS_SQL,
+            oversubscription="t.oversubscription" if has_flag else "NULL AS oversubscription",
+        )
+        df = pd.read_sql_query(sql, conn)
     df["cold"] = df["cold"].fillna(0).astype(bool)
     for name in (*LEVELS, "fit_index", "wall_s", "cpu_s", "cpu_util", "peak_mem_mb",
                  "base_mem_mb", "mem_samples", "cate_rmse", "n_tasks", "n_cores",

@@ -22,8 +22,9 @@ from harness.errors import UsageError
 from harness.config import LEVELS
 
 #: ``PRAGMA user_version`` of the schema this module writes. 2: the task trace's
-#: ``bins`` (schema 1 files are migrated by :func:`create_or_migrate`).
-SCHEMA_VERSION = 2
+#: ``bins``; 3: the trials' ``oversubscription`` (older files are migrated by
+#: :func:`create_or_migrate`).
+SCHEMA_VERSION = 3
 #: How long a writer waits for another process's transaction (milliseconds).
 BUSY_TIMEOUT_MS = 120_000
 _SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -78,6 +79,7 @@ CREATE TABLE IF NOT EXISTS harness_trials (
     prepare_s            REAL,
     mem_measure          TEXT,
     leftovers            TEXT,           -- JSON list of processes killed after the trial
+    oversubscription     TEXT,           -- the library's OversubscriptionWarning in the trial, else NULL
     started_at           TEXT NOT NULL,
     finished_at          TEXT NOT NULL
 );
@@ -206,17 +208,26 @@ def missing_task_columns(conn: sqlite3.Connection) -> list[TaskColumn]:
     return [c for c in task_columns() if c.name not in present] if present else list(task_columns())
 
 
+#: Trial columns added since schema 1, with their types: an older file gains them.
+ADDED_TRIAL_COLUMNS = {"oversubscription": "TEXT"}
+
+
 def create_or_migrate(conn: sqlite3.Connection) -> None:
     """Create what is missing, in the caller's write transaction, and set the version.
 
-    A new file gets every table; an older one (schema 1) keeps its rows and gains the
-    task columns it lacks (``ALTER TABLE ... ADD COLUMN``, NULL in its old rows).
+    A new file gets every table; an older one (schema 1 or 2) keeps its rows and gains
+    the task and trial columns it lacks (``ALTER TABLE ... ADD COLUMN``, NULL in its
+    old rows).
     """
     for statement in filter(str.strip, SCHEMA.split(";")):
         conn.execute(statement)
     conn.execute(tasks_ddl())
     for column in missing_task_columns(conn):
         conn.execute(f"ALTER TABLE harness_tasks ADD COLUMN {column.name} {column.sql_type}")
+    trial_columns = set(table_columns(conn, "harness_trials"))
+    for name, sql_type in ADDED_TRIAL_COLUMNS.items():
+        if name not in trial_columns:
+            conn.execute(f"ALTER TABLE harness_trials ADD COLUMN {name} {sql_type}")
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 

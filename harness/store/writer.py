@@ -186,6 +186,7 @@ class Store:
             "prepare_s": num(result.prepare_s),
             "mem_measure": result.mem_measure,
             "leftovers": to_json(result.leftovers) if result.leftovers else None,
+            "oversubscription": result.oversubscription,
             "started_at": started.isoformat(timespec="milliseconds"),
             "finished_at": finished.isoformat(timespec="milliseconds"),
         }

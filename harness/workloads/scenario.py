@@ -9,6 +9,7 @@ from harness.config import ParallelConfig
 from harness.engines import learner_class, supports
 from harness.pools import joblib_backend
 from harness.store.schema import task_row
+from metalearners_core import OversubscriptionWarning
 from scenarios import Scenario, cate_rmse, learner_kwargs, load_data
 
 
@@ -17,7 +18,8 @@ class FitScenario:
 
     Untimed: loading the cached data, building the constructor arguments, and after
     each fit the out-of-sample CATE RMSE and the task trace. Timed: constructing and
-    fitting the learner.
+    fitting the learner. A fit's ``OversubscriptionWarning`` (metalearners_core's:
+    the config asks for more threads than cores) is kept in :attr:`oversubscription`.
     """
 
     def __init__(self, engine: str, scenario: dict, config: dict, data_dir: str | None = None):
@@ -26,6 +28,7 @@ class FitScenario:
         self.config = ParallelConfig.from_dict(config)
         self.data_dir = data_dir
         self.learner: Any = None
+        self.oversubscription: str | None = None
 
     def prepare(self) -> None:
         if not supports(self.engine, self.config):
@@ -36,6 +39,14 @@ class FitScenario:
         warnings.filterwarnings("ignore")  # library deprecation noise, not results
 
     def run_once(self) -> None:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", OversubscriptionWarning)  # the rest stays ignored (prepare)
+            self._fit()
+        flagged = [w for w in caught if issubclass(w.category, OversubscriptionWarning)]
+        if flagged:
+            self.oversubscription = str(flagged[0].message)
+
+    def _fit(self) -> None:
         self.learner = self.learner_class(**self.kwargs)
         if self.config.is_auto:  # the library chooses levels, threads and backend
             self.learner.fit(self.data.X, self.data.y, self.data.w, n_jobs_cross_fitting="auto", n_jobs_base_learners="auto")

@@ -3,10 +3,11 @@
 All parallel execution of the library lives in this package, and joblib is imported
 nowhere else in it. :mod:`.jobs` holds what a learner asks to fit and what it gets
 back, :mod:`.plan` how a fit uses the machine (workers per level, threads per base
-model, backend and pool), :mod:`.tasks` what one fit is and how a worker runs it
-(inputs shared with worker processes through memory-mapped files), and
-:mod:`.scheduler` the loop that runs a fit's task graph. The learners import from
-here only.
+model, backend and pool), :mod:`.oversubscription` the guard against explicit
+settings that ask for more threads than cores, :mod:`.tasks` what one fit is and
+how a worker runs it (inputs shared with worker processes through memory-mapped
+files), and :mod:`.scheduler` the loop that runs a fit's task graph. The learners
+import from here only.
 """
 
 from metalearners_core._execution.jobs import (
@@ -20,6 +21,7 @@ from metalearners_core._execution.jobs import (
     Plan,
     TaskRecord,
 )
+from metalearners_core._execution.oversubscription import OversubscriptionWarning
 from metalearners_core._execution.plan import plan_execution, releases_gil, with_explicit_threads
 from metalearners_core._execution.scheduler import fit_cross_fit_jobs, run_fit_graph
 
@@ -31,6 +33,7 @@ __all__ = [
     "FitPredictions",
     "FittedCrossFit",
     "ModelKey",
+    "OversubscriptionWarning",
     "Plan",
     "TaskRecord",
     "fit_cross_fit_jobs",

@@ -21,7 +21,8 @@ from typing import Any
 
 from metalearners_core._config import get_config
 from metalearners_core._execution.jobs import OVERALL_FOLD, CrossFitJob, Deferred, FittedCrossFit, ModelKey, Plan
-from metalearners_core._execution.plan import open_executor, plan_execution, with_explicit_threads
+from metalearners_core._execution.oversubscription import ThreadGuard, limit_workers
+from metalearners_core._execution.plan import cpu_count, open_executor, plan_execution
 from metalearners_core._execution.tasks import SharedFolder, Task, run_task, tasks_of_job
 from metalearners_core._lightgbm_bins import BinsOfFit
 from metalearners_core._utils import n_rows
@@ -63,11 +64,15 @@ def run_fit_graph(
     ``fitted`` are models already available (pre-fitted nuisance models).
     """
     jobs, pending = list(jobs), list(deferred)
+    config, cores = get_config(), cpu_count()
     plan = plan_execution(jobs, pending, n_jobs_cross_fitting, n_jobs_base_learners)
+    if config["oversubscription"] == "limit":
+        plan = limit_workers(plan, cores)
+    guard = ThreadGuard(plan, cores, config["oversubscription"])  # threads per model, the policy applied
     in_process = plan.backend != "processes"  # worker processes would each get a copy
     with open_executor(plan) as executor, SharedFolder(enabled=not in_process) as shared:
-        bins = BinsOfFit() if in_process and get_config()["share_lightgbm_bins"] else None
-        _schedule(executor, plan, jobs, pending, on_fitted, set(fitted), shared.share, bins)
+        bins = BinsOfFit() if in_process and config["share_lightgbm_bins"] else None
+        _schedule(executor, plan, jobs, pending, on_fitted, set(fitted), shared.share, bins, guard.params)
     return plan
 
 
@@ -80,6 +85,7 @@ def _schedule(
     done: set[ModelKey],
     share: Callable[[Any], Any],
     bins: BinsOfFit | None,
+    model_params: Callable[[Any, dict], dict],
 ) -> None:
     states: list[_JobState] = []
     ready: list[tuple[float, int, Task]] = []  # heap: largest fit first, then submission order
@@ -89,7 +95,7 @@ def _schedule(
     def add(new_jobs: Iterable[CrossFitJob]) -> None:
         for job in new_jobs:
             states.append(_JobState(job))
-            params = with_explicit_threads(job.estimator_factory, job.estimator_params, plan.model_threads)
+            params = model_params(job.estimator_factory, job.estimator_params)
             for task in tasks_of_job(len(states) - 1, job, params, share):
                 size = n_rows(job.X) if task.rows is None else len(task.rows)
                 heapq.heappush(ready, (-size, next(order), task))
