@@ -64,10 +64,13 @@ def cmd_measure(args: argparse.Namespace) -> int:
 
     with user_input("--scenario: "):
         scenario = resolve_scenario(args.scenario, args.preset)
+    from harness.runner import DEFAULT_VALUES
+
+    fits = args.repeats if args.repeats is not None else 1 + (args.values or DEFAULT_VALUES)
     spec = TrialSpec(
         workload="scenario",
         params={"engine": args.engine, "scenario": scenario.to_dict(), "config": args.config.to_dict()},
-        repeats=args.repeats,
+        repeats=fits,
         timeout_s=args.timeout,
     )
     result = run_trial(spec)
@@ -110,7 +113,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     db = _db_path(args.db, must_exist=True)
     out = out_file(args.out) if args.out else None
-    text = render_report(db, fmt=args.format)
+    text = render_report(db, fmt=args.format, alpha=args.alpha, min_effect=args.min_effect, rank=args.rank)
     if out is not None:
         print(_write_text(out, text))
     else:
@@ -144,6 +147,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
             study=args.study,
             n_trials=args.trials,
             repeats=args.repeats,
+            values=args.values,
+            min_effect=args.min_effect,
             timeout_s=args.timeout,
             time_budget_s=args.time_budget,
             objectives=objectives,
@@ -186,8 +191,11 @@ def cmd_recommend(args: argparse.Namespace) -> int:
             engine=args.engine,
             top=args.top,
             repeats=args.repeats,
+            values=args.values,
             remeasure=remeasure,
             alpha=args.alpha,
+            min_effect=args.min_effect,
+            rank=args.rank,
             seed=args.seed,
             timeout_s=args.timeout,
             host_lock=not args.allow_concurrent,
@@ -205,7 +213,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     db = _db_path(args.db, must_exist=True)
     out = out_file(args.out) if args.out else None
     plot = out_file(args.plot, "--plot") if args.plot else None
-    text = render_compare(db, fmt=args.format)
+    text = render_compare(db, fmt=args.format, alpha=args.alpha, min_effect=args.min_effect, rank=args.rank)
     if out is not None:
         print(_write_text(out, text + "\n"))
     else:
