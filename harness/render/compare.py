@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from harness.analysis.compare import compare, geometric_mean
-from harness.analysis.stats import ALPHA, MIN_EFFECT, design_note
+from harness.analysis.stats import ALPHA, MIN_EFFECT, TOO_FEW, design_note, too_few_note
 from harness.render.hints import follow_up
 from harness.render.tables import format_table, seconds
 
@@ -66,6 +66,9 @@ def render_compare(
         f"default vs default: {geometric_mean(table['default_ratio']):.2f} "
         f"over {len(table)} scenario(s).",
     ]
+    too_few = table[(table["best_verdict"] == TOO_FEW) | (table["default_verdict"] == TOO_FEW)]["scenario_id"]
+    if len(too_few):
+        lines += ["", f"{', '.join(too_few)}: {too_few_note(alpha)}."]
     if table["ceiling"].notna().any():
         lines += [
             "",
