@@ -192,8 +192,8 @@ def _runs_section(runs: pd.DataFrame | None, fmt: str, fits: pd.DataFrame | None
         sweep = manifest.get("sweep") or {}
         if sweep.get("repeats"):
             machine.append(f"{sweep['repeats']} trials per config x {sweep.get('values', 1)} warm value(s) per trial")
-        if run.get("run_id") in efficiency.index:
-            e = efficiency.loc[run.get("run_id")]
+        e = efficiency.loc[run.get("run_id")] if run.get("run_id") in efficiency.index else None
+        if e is not None and 0 < e["efficiency"] <= 1:  # above 1: clocks that disagree, not a figure
             machine.append(
                 f"efficiency {pct(e['efficiency'])} of the wall inside measured warm fits "
                 f"({seconds(e['warm_fit_s'])} of {seconds(e['wall_s'])} s"

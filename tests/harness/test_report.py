@@ -282,3 +282,21 @@ def test_render_report_on_the_smoke_db(smoke_db):
     assert "FASTEST" in text
     md = render_report(smoke_db, fmt="md")
     assert "| rank | config |" in md
+
+
+def test_the_sweep_efficiency_of_each_run_is_reported(fits):
+    runs = pd.DataFrame([
+        {"run_id": "r1", "preset": "default", "started_at": "2026-01-01T00:00:00+00:00",
+         "finished_at": "2026-01-01T00:10:00+00:00", "n_trials": 3,
+         "manifest": {"sweep": {"repeats": 3, "values": 2, "wall_s": 600.0, "warm_fit_s": 300.0,
+                                "cold_fit_s": 150.0, "efficiency": 0.5}}},
+        {"run_id": "r2", "preset": None, "started_at": "2026-01-01T01:00:00+00:00",
+         "finished_at": "2026-01-01T01:01:40+00:00", "n_trials": 1, "manifest": {}},
+    ])
+    rows = fit_rows(SERIAL, [[1.0, 2.0]])  # 3 s of warm fits in run r2's 100 s
+    for row in rows:
+        row["run_id"] = "r2"
+    text = " ".join(render(analyse(fits), runs=runs, fits=pd.concat([fits, pd.DataFrame(rows)])).split())
+    assert "3 trials per config x 2 warm value(s) per trial" in text
+    assert "efficiency 50% of the wall inside measured warm fits (300.0 of 600.0 s)" in text
+    assert "efficiency 3% of the wall inside measured warm fits (3.000 of 100.0 s, estimated from the store)" in text
