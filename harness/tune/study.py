@@ -347,8 +347,10 @@ def format_outcome(outcome: TuneOutcome) -> str:
         if outcome.tied:
             ties = ", ".join(f"{cid} (x{effect:.3f})" for cid, (effect, _) in sorted(outcome.tied.items(), key=lambda kv: kv[1][0]))
             lines.append(f"tied with the best (THE rule, min effect {outcome.min_effect:.0%}): {ties}")
+        elif repeats < 2:
+            lines.append("tied with the best: cannot tell with 1 repeat per config (too few samples: THE rule needs 2 trials a side)")
         else:
-            lines.append("tied with the best: none (THE rule; 'too few samples' with a single repeat per config)")
+            lines.append("tied with the best: none (THE rule)")
     else:
         names = ", ".join(OBJECTIVES[o] for o in outcome.objectives)
         lines.append(f"Pareto front ({names}), {len(outcome.best)} config(s):")
