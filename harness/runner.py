@@ -43,7 +43,7 @@ def check_values(values: int) -> int:
 
 @dataclass(frozen=True)
 class Measurement:
-    """One repeat of one config: its warm fits' figures (usually one fit each).
+    """One repeat (trial) of one config: its warm fits' figures, one entry per warm value.
 
     ``walls``: warm wall-clock seconds; ``cpu``: CPU seconds of the process tree;
     ``mem``: peak memory in MiB (None where the fit was too short to sample);
