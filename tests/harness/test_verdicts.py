@@ -3,7 +3,6 @@ including trials too few for the test, in the same words."""
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 
