@@ -33,6 +33,7 @@ results: $(STAMP)
 	mkdir -p $(OUT)
 	$(PY) -m harness report --db $(DB) --format md --out $(OUT)/report.md
 	$(PY) -m harness report --db $(DB) --format html --out $(OUT)/report.html
+	$(PY) -m harness report --db $(DB) --format md --rank cold --out $(OUT)/report_cold.md
 	$(PY) -m harness plot --db $(DB) --out $(OUT)/plots
 	$(PY) -m harness export --db $(DB) --format csv --out $(OUT)/measurements.csv
 	$(PY) -m harness compare --db $(DB) --format md --out $(OUT)/compare.md --plot $(OUT)/plots/compare_engines.png

@@ -64,10 +64,13 @@ def cmd_measure(args: argparse.Namespace) -> int:
 
     with user_input("--scenario: "):
         scenario = resolve_scenario(args.scenario, args.preset)
+    from harness.runner import DEFAULT_VALUES
+
+    fits = args.repeats if args.repeats is not None else 1 + (args.values or DEFAULT_VALUES)
     spec = TrialSpec(
         workload="scenario",
         params={"engine": args.engine, "scenario": scenario.to_dict(), "config": args.config.to_dict()},
-        repeats=args.repeats,
+        repeats=fits,
         timeout_s=args.timeout,
     )
     result = run_trial(spec)
@@ -112,7 +115,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise UserError("--format html needs --out FILE: the page embeds every figure (megabytes), so it is not printed")
     db = _db_path(args.db, must_exist=True)
     out = out_file(args.out) if args.out else None
-    text = render_report(db, fmt=args.format)
+    text = render_report(db, fmt=args.format, alpha=args.alpha, min_effect=args.min_effect, rank=args.rank)
     if out is not None:
         print(_write_text(out, text))
     else:
@@ -146,6 +149,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
             study=args.study,
             n_trials=args.trials,
             repeats=args.repeats,
+            values=args.values,
+            min_effect=args.min_effect,
             timeout_s=args.timeout,
             time_budget_s=args.time_budget,
             objectives=objectives,
@@ -188,8 +193,11 @@ def cmd_recommend(args: argparse.Namespace) -> int:
             engine=args.engine,
             top=args.top,
             repeats=args.repeats,
+            values=args.values,
             remeasure=remeasure,
             alpha=args.alpha,
+            min_effect=args.min_effect,
+            rank=args.rank,
             seed=args.seed,
             timeout_s=args.timeout,
             host_lock=not args.allow_concurrent,
@@ -207,7 +215,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     db = _db_path(args.db, must_exist=True)
     out = out_file(args.out) if args.out else None
     plot = out_file(args.plot, "--plot") if args.plot else None
-    text = render_compare(db, fmt=args.format)
+    text = render_compare(db, fmt=args.format, alpha=args.alpha, min_effect=args.min_effect, rank=args.rank)
     if out is not None:
         print(_write_text(out, text + "\n"))
     else:

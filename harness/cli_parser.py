@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Mapping
 
+from harness.analysis.stats import ALPHA, MIN_EFFECT, RANKS
 from harness.config import BACKENDS, ParallelConfig
 from harness.engines import ENGINES, check_engine
 from harness.render.hints import DEFAULT_DB
@@ -44,6 +45,38 @@ def _positive_float(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"{value} is not allowed; use a number > 0")
     return value
+
+
+def _min_effect(text: str) -> float:
+    """A practical threshold: 0.03 or 3% (a fraction >= 0 and < 1)."""
+    raw = text.strip()
+    try:
+        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number; use e.g. 0.03 or 3%") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not allowed; use a fraction >= 0 and < 1 (0.03 or 3%)")
+    return value
+
+
+def _alpha(text: str) -> float:
+    value = _positive_float(text)
+    if not value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not allowed; use a number between 0 and 1")
+    return value
+
+
+#: Help of the options of THE verdict rule, the same in every command.
+MIN_EFFECT_HELP = (
+    f"practical threshold: a config is 'slower' only when it is significantly AND more than this "
+    f"much slower than the fastest, else 'tied' (default {MIN_EFFECT:g}, i.e. {MIN_EFFECT:.0%}; 0.05 or 5% also work)"
+).replace("%", "%%")  # argparse formats help with %
+ALPHA_HELP = f"significance level of the one-sided Welch t-test on per-trial figures (default {ALPHA:g})"
+RANK_HELP = (
+    "which fits to rank: warm (default; fits 2.. of each trial, a process that fits repeatedly) or "
+    "cold (the first fit of each trial, one per process: what a batch job that fits once pays)"
+)
+VALUES_HELP = "warm fits per trial after its cold first fit; the trial (process) is the statistical unit"
 
 
 def _engines(text: str) -> list[str]:
@@ -101,7 +134,9 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p.add_argument("--preset", help="look the scenario id up in this preset only")
     p.add_argument("--config", type=_config, default=ParallelConfig(), help="'default' or model=2,folds=1,stage=1,backend=loky")
     p.add_argument("--engine", default="core", choices=list(ENGINES))
-    p.add_argument("--repeats", type=_positive_int, default=3, help="fits in the trial: the first is cold, the rest warm")
+    fits = p.add_mutually_exclusive_group()
+    fits.add_argument("--values", type=_positive_int, default=None, help=VALUES_HELP + " (default 2)")
+    fits.add_argument("--repeats", type=_positive_int, default=None, help="fits in the trial, the cold one included (older spelling of --values N: N + 1)")
     p.add_argument("--timeout", type=_positive_float, default=600.0, help="seconds before the trial is killed and recorded as failed")
     p.add_argument("--json", action="store_true", help="print the whole trial result as JSON")
     p.set_defaults(func=commands["measure"])
@@ -111,7 +146,8 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     source.add_argument("--preset", help="a preset name (default: default)")
     source.add_argument("--scenarios", help="a TOML file of scenarios (same format as the presets)")
     p.add_argument("--db", default=str(DEFAULT_DB), help=f"SQLite results database (default: {DEFAULT_DB})")
-    p.add_argument("--repeats", type=_positive_int, default=None, help="measured repeats per config, interleaved across configs (default: the preset's [sweep] repeats, else 3)")
+    p.add_argument("--repeats", type=_positive_int, default=None, help="trials (fresh processes) per config, interleaved across configs (default: the preset's [sweep] repeats, else 3)")
+    p.add_argument("--values", type=_positive_int, default=None, help=VALUES_HELP + " (default: the preset's [sweep] values, else 2)")
     p.add_argument("--timeout", type=_positive_float, default=600.0, help="seconds per trial before it is killed and recorded as failed")
     p.add_argument("--engine", type=_engines, default=["core"], help="comma-separated engines: core, metalearners")
     p.add_argument("--levels", type=_int_list, help="values tried at each level (default: the preset's [sweep] levels, else 1, 2, 4, ... up to the cores)")
@@ -136,7 +172,9 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     source.add_argument("--scenario", help="a scenario id (or unique prefix) from the presets, or fields like learner=T,n_rows=10000")
     source.add_argument("--preset", help="one study per scenario of this preset")
     p.add_argument("--trials", type=_positive_int, default=20, help="configs to measure in this call, per study (default 20)")
-    p.add_argument("--repeats", type=_positive_int, default=3, help="trials per config; the objective is their median (default 3)")
+    p.add_argument("--repeats", type=_positive_int, default=3, help="trials per config; the objective is the median of their warm walls (default 3)")
+    p.add_argument("--values", type=_positive_int, default=2, help=VALUES_HELP + " (default 2)")
+    p.add_argument("--min-effect", type=_min_effect, default=MIN_EFFECT, help=MIN_EFFECT_HELP + "; says which configs are tied with the best")
     p.add_argument("--timeout", type=_positive_float, default=600.0, help="seconds per trial before it is killed and recorded as failed")
     p.add_argument("--time-budget", type=_positive_float, help="seconds per study after which no new config starts")
     p.add_argument("--db", default=str(DEFAULT_DB), help=f"SQLite results database; also the default study storage (default: {DEFAULT_DB})")
@@ -158,7 +196,10 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p.add_argument("--engine", default="core", choices=list(ENGINES))
     p.add_argument("--top", type=_positive_int, default=3, help="leaders to re-measure (default 3)")
     p.add_argument("--repeats", type=_positive_int, default=5, help="trials per leader, interleaved (default 5)")
-    p.add_argument("--alpha", type=_positive_float, default=0.05, help="significance level of the one-sided Mann-Whitney U test (default 0.05)")
+    p.add_argument("--values", type=_positive_int, default=2, help=VALUES_HELP + " (default 2)")
+    p.add_argument("--rank", choices=list(RANKS), default="warm", help=RANK_HELP)
+    p.add_argument("--alpha", type=_alpha, default=ALPHA, help=ALPHA_HELP)
+    p.add_argument("--min-effect", type=_min_effect, default=MIN_EFFECT, help=MIN_EFFECT_HELP)
     p.add_argument("--seed", type=int, default=0, help="seed of the interleaving order and the bootstrap")
     p.add_argument("--timeout", type=_positive_float, default=600.0, help="seconds per trial before it is killed and recorded as failed")
     p.add_argument("--no-remeasure", action="store_true", help="decide on the stored measurements only")
@@ -177,6 +218,9 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p.add_argument("--format", choices=["text", "md", "html"], default="text",
                    help="text (default), md (Markdown) or html (one self-contained page with the figures; needs --out)")
     p.add_argument("--out", help=f"write the report to this file (default: print it; html: required); {OUT_FILE_NOTE}")
+    p.add_argument("--rank", choices=list(RANKS), default="warm", help=RANK_HELP)
+    p.add_argument("--alpha", type=_alpha, default=ALPHA, help=ALPHA_HELP)
+    p.add_argument("--min-effect", type=_min_effect, default=MIN_EFFECT, help=MIN_EFFECT_HELP)
     p.set_defaults(func=commands["report"])
 
     p = sub.add_parser("compare", help="metalearners_core vs the metalearners package: wall, CPU and RMSE side by side")
@@ -184,6 +228,9 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p.add_argument("--format", choices=["text", "md"], default="text", help="text (default) or md (Markdown)")
     p.add_argument("--out", help=f"write the table to this file (default: print it); {OUT_FILE_NOTE}")
     p.add_argument("--plot", help=f"also draw the ratios into this PNG file (default: no figure); {OUT_FILE_NOTE}")
+    p.add_argument("--rank", choices=list(RANKS), default="warm", help=RANK_HELP)
+    p.add_argument("--alpha", type=_alpha, default=ALPHA, help=ALPHA_HELP)
+    p.add_argument("--min-effect", type=_min_effect, default=MIN_EFFECT, help=MIN_EFFECT_HELP)
     p.set_defaults(func=commands["compare"])
 
     p = sub.add_parser("plot", help="write the comparison figures (PNG)")

@@ -2,7 +2,9 @@
 
 1. **Leaders.** From every measurement of the workload (engine + scenario) in the
    store -- sweep, tune and earlier recommend runs alike -- the top K configs
-   (default 3) by median warm wall on this machine's core count.
+   (default 3) by median wall of the ranked kind of fit (``--rank warm``, the
+   default: fits 2.. of each trial; ``--rank cold``: the first fit of each trial, what
+   a batch job that fits once per process pays) on this machine's core count.
 2. **Re-measure, interleaved.** The leaders, THE serial config and the library
    default are measured again, R repeats each (default 5), round-robin in a fresh
    random order every round (seeded), so slow drifts of the machine hit every config
@@ -13,7 +15,7 @@
    (:func:`harness.analysis.stats.verdict`: "tied", "slower" or "too few samples"),
    and the simplest of the fastest and its ties recommended.
 4. **Expected speed-up** vs serial and vs the library default: the ratio of median
-   warm walls with a seeded bootstrap 95% interval, from the same samples as the
+   walls (ranked kind) with a seeded bootstrap 95% interval resampling trials, from the same samples as the
    decision (this run's interleaved re-measurement, or the stored ones with
    ``--no-remeasure``); the output says which.
 
@@ -34,8 +36,8 @@ import numpy as np
 import pandas as pd
 
 from harness.analysis.decision import SIMPLICITY, Decision, decide, leaders
-from harness.analysis.samples import config_from_row, serial_reference, warm_fits
-from harness.analysis.stats import ALPHA, ratio_ci
+from harness.analysis.samples import check_rank, config_from_row, ranked_fits, serial_reference, warm_fits
+from harness.analysis.stats import ALPHA, MIN_EFFECT, ratio_ci, too_few_note
 from harness.config import ParallelConfig
 from harness.errors import NoData, UsageError
 from harness.render.hints import follow_up
@@ -48,6 +50,10 @@ __all__ = ["Recommendation", "recommend", "stored_scenario"]
 
 INTERLEAVED = "re-measured interleaved in this run"
 STORED = "stored measurements (sweep/tune/earlier runs, not interleaved)"
+OPTIMISED_FOR = {
+    "warm": "warm fits (fits 2.. of each process: a long-lived process that fits repeatedly)",
+    "cold": "cold fits (the first fit of each process: a batch job that fits once per process)",
+}
 
 
 @dataclass
@@ -70,6 +76,11 @@ class Recommendation:
         return INTERLEAVED if self.remeasured else STORED
 
     @property
+    def optimised_for(self) -> str:
+        """Which fits the decision ranked, in words."""
+        return OPTIMISED_FOR[self.decision.rank]
+
+    @property
     def snippet(self) -> str:
         return snippet(self.config, self.scenario, self.engine)
 
@@ -87,7 +98,8 @@ class Recommendation:
             "recommended": {"config_id": self.config.id, **self.config.to_dict()},
             "fastest": self.decision.fastest,
             "tied_with_fastest": self.decision.tied,
-            "test": {"name": self.decision.test, "alpha": self.decision.alpha},
+            "optimised_for": self.decision.rank,
+            "test": {"name": self.decision.test, "alpha": self.decision.alpha, "min_effect": self.decision.min_effect},
             "simplicity_order": SIMPLICITY,
             "samples": self.samples,
             "run_id": self.run_id,
@@ -123,15 +135,16 @@ def stored_scenario(db: str | Path, text: str, engine: str | None = None) -> Sce
     return Scenario.from_dict({f: (row[f].item() if hasattr(row[f], "item") else row[f]) for f in fields})
 
 
-def _warm_here(db: Path, engine: str, scenario: Scenario, cores: int | None) -> pd.DataFrame:
-    """The workload's warm fits on ``cores`` (None: the most common count)."""
+def _fits_here(db: Path, engine: str, scenario: Scenario, cores: int | None) -> pd.DataFrame:
+    """The workload's ok fits (cold and warm) on ``cores`` (None: the most common count)."""
     from harness.store import load_fits
 
     fits = load_fits(db)
-    warm = warm_fits(fits[(fits["engine"] == engine) & (fits["scenario_id"] == scenario.id)])
+    fits = fits[(fits["engine"] == engine) & (fits["scenario_id"] == scenario.id) & (fits["status"] == "ok")]
+    fits = fits[fits["wall_s"].notna()]
     if cores is None:
-        cores = int(warm["n_cores"].dropna().mode().iloc[0]) if warm["n_cores"].notna().any() else 1
-    return warm[warm["n_cores"].isna() | (warm["n_cores"] == cores)]
+        cores = int(fits["n_cores"].dropna().mode().iloc[0]) if fits["n_cores"].notna().any() else 1
+    return fits[fits["n_cores"].isna() | (fits["n_cores"] == cores)]
 
 
 def _refuse_without_data(db: Path, engine: str, scenario: Scenario, cores: int | None, how: str) -> None:
@@ -172,20 +185,20 @@ def _rounds(configs: dict[str, ParallelConfig], measure: Callable[[ParallelConfi
 
 def _speedup(samples: pd.DataFrame, base_id: str | None, config_id: str, seed: int) -> dict[str, Any] | None:
     """Speed-up of ``config_id`` against ``base_id`` from these samples (None if either lacks them)."""
-    base = samples.loc[samples["config_id"] == base_id, "wall_s"].to_numpy(dtype=float)
-    cand = samples.loc[samples["config_id"] == config_id, "wall_s"].to_numpy(dtype=float)
-    if base_id is None or len(base) == 0 or len(cand) == 0:
+    base = samples[samples["config_id"] == base_id]
+    cand = samples[samples["config_id"] == config_id]
+    if base_id is None or base.empty or cand.empty:
         return None
     ratio, lo, hi = ratio_ci(base, cand, seed=seed)
     return {
         "baseline": base_id,
         "ratio": ratio,
         "ci95": [lo, hi],
-        "baseline_median_s": float(np.median(base)),
-        "median_s": float(np.median(cand)),
-        "n_baseline": len(base),
-        "n": len(cand),
-        "interval": "percentile bootstrap of the ratio of medians, 10000 resamples",
+        "baseline_median_s": float(base["wall_s"].median()),
+        "median_s": float(cand["wall_s"].median()),
+        "n_baseline": int(base["trial_id"].nunique()),
+        "n": int(cand["trial_id"].nunique()),
+        "interval": "percentile bootstrap of the ratio of medians resampling trials, 10000 resamples",
     }
 
 
@@ -196,8 +209,11 @@ def recommend(
     engine: str = "core",
     top: int = 3,
     repeats: int = 5,
+    values: int | None = None,
     remeasure: bool = True,
     alpha: float = ALPHA,
+    min_effect: float = MIN_EFFECT,
+    rank: str = "warm",
     seed: int = 0,
     timeout_s: float = 600.0,
     cores: int | None = None,
@@ -215,6 +231,7 @@ def recommend(
     measures the workload) when the store has no usable measurement.
     """
     say = log or (lambda text: None)
+    check_rank(rank)
     db = Path(db)
     target = scenario_text if scenario_text and "=" in scenario_text else scenario.id
     how = follow_up("tune", scenario=target, engine=engine, db=db)
@@ -223,35 +240,34 @@ def recommend(
 
         cores = available_cores()
     _refuse_without_data(db, engine, scenario, cores, how)
-    here = _warm_here(db, engine, scenario, cores)
+    here = _fits_here(db, engine, scenario, cores)
     cores = cores if cores is not None else int(here["n_cores"].dropna().mode().iloc[0]) if here["n_cores"].notna().any() else 1
-    lead = leaders(here, top)
-    serial_id = serial_reference(here) or ParallelConfig(1, 1, 1, "loky").id
+    lead = leaders(ranked_fits(here, rank), top)
+    serial_id = serial_reference(ranked_fits(here, rank)) or ParallelConfig(1, 1, 1, "loky").id
     notes: list[str] = []
     if remeasure:
         configs = {cid: config_from_row(here[here["config_id"] == cid].iloc[0]) for cid in lead}
         for extra in (ParallelConfig.from_id(serial_id), ParallelConfig()):  # the speed-ups' baselines
             configs.setdefault(extra.id, extra)
-        run_id = _remeasure(db, engine, scenario, configs, measure, run_id, repeats, seed, timeout_s, host_lock, say)
-        basis = _warm_here(db, engine, scenario, cores)
+        run_id = _remeasure(db, engine, scenario, configs, measure, run_id, repeats, values, seed, timeout_s,
+                            host_lock, say)
+        basis = _fits_here(db, engine, scenario, cores)
         basis = basis[basis["run_id"] == run_id] if run_id is not None else basis
-        if basis[basis["config_id"].isin(lead)].empty:
+        if ranked_fits(basis[basis["config_id"].isin(lead)], rank).empty:
             raise NoData(f"every re-measurement of {engine} | {scenario.id} failed; see `python -m harness report`")
-        missing = [cid for cid in lead if not (basis["config_id"] == cid).any()]
+        missing = [cid for cid in lead if not (ranked_fits(basis, rank)["config_id"] == cid).any()]
         if missing:
             notes.append(f"re-measurement failed for {', '.join(missing)}: left out of the decision")
     else:
         basis = here
         notes.append("decided on stored measurements (--no-remeasure): they were not taken interleaved")
-    decision = decide(basis[basis["config_id"].isin(lead)], cores, alpha)
+    decision = decide(basis[basis["config_id"].isin(lead)], cores, alpha, min_effect, rank)
     if decision.underpowered:
-        notes.append(
-            f"too few samples to tell {', '.join(decision.underpowered)} from the fastest "
-            f"(the test cannot reach p < {alpha:g}); use more --repeats"
-        )
+        notes.append(f"{', '.join(decision.underpowered)}: {too_few_note(alpha)}")
+    ranked = ranked_fits(basis, rank)
     speedups = {
-        "vs_serial": _speedup(basis, serial_id, decision.recommended, seed),
-        "vs_default": _speedup(basis, "default", decision.recommended, seed),
+        "vs_serial": _speedup(ranked, serial_id, decision.recommended, seed),
+        "vs_default": _speedup(ranked, "default", decision.recommended, seed),
     }
     notes += [f"no measurement of the {name[3:]} config: no speed-up {name.replace('_', ' ')}"
               for name, s in speedups.items() if s is None]
@@ -271,22 +287,25 @@ def recommend(
 
 
 def _remeasure(db: Path, engine: str, scenario: Scenario, configs: dict[str, ParallelConfig],
-               measure: Callable[[ParallelConfig], Any] | None, run_id: str | None, repeats: int, seed: int,
-               timeout_s: float, host_lock: bool, say: Callable[[str], None]) -> str | None:
+               measure: Callable[[ParallelConfig], Any] | None, run_id: str | None, repeats: int,
+               values: int | None, seed: int, timeout_s: float, host_lock: bool,
+               say: Callable[[str], None]) -> str | None:
     """The interleaved rounds, recorded under a new ``recommend`` run (or ``run_id``); returns the run."""
     if measure is not None:
         _rounds(configs, measure, repeats, seed, say)
         return run_id
     from harness.locks import HostTrialLock
     from harness.manifest import collect_manifest, finish_manifest
-    from harness.runner import TrialRunner
+    from harness.runner import DEFAULT_VALUES, TrialRunner
     from harness.store import Store
 
     manifest = collect_manifest()
     with Store(db) as store, HostTrialLock(host_lock) as lock:
         run_id = run_id or store.start_run(manifest, "recommend", None)
         try:
-            _rounds(configs, TrialRunner(engine, scenario, store, run_id, timeout_s=timeout_s, lock=lock), repeats, seed, say)
+            runner = TrialRunner(engine, scenario, store, run_id, timeout_s=timeout_s, lock=lock,
+                                 values=values or DEFAULT_VALUES)
+            _rounds(configs, runner, repeats, seed, say)
         finally:
             store.finish_run(run_id, finish_manifest(manifest))
     return run_id

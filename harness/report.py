@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from harness.analysis.stats import ALPHA
+from harness.analysis.stats import ALPHA, MIN_EFFECT
 from harness.analysis.summary import analyse
 from harness.errors import UsageError
 from harness.render.report import render
@@ -22,17 +22,25 @@ __all__ = ["FORMATS", "render_report"]
 FORMATS = ("text", "md", "html")
 
 
-def render_report(db_path: str | Path, fmt: Literal["text", "md", "html"] = "text", alpha: float = ALPHA) -> str:
-    """The report of a results store as text (aligned columns), Markdown or an HTML page."""
+def render_report(
+    db_path: str | Path,
+    fmt: Literal["text", "md", "html"] = "text",
+    alpha: float = ALPHA,
+    *,
+    min_effect: float = MIN_EFFECT,
+    rank: str = "warm",
+) -> str:
+    """The report of a results store as text (aligned columns), Markdown or an HTML page,
+    ranking ``rank`` fits (warm or cold) with THE verdict rule at ``alpha`` and ``min_effect``."""
     from harness.store import load_all
 
     if fmt not in FORMATS:
         raise UsageError(f"fmt={fmt!r} is not allowed; choose one of {', '.join(map(repr, FORMATS))}.")
     fits, tasks, runs = load_all(db_path)
-    analyses = analyse(fits, tasks, alpha=alpha)
+    analyses = analyse(fits, tasks, alpha=alpha, min_effect=min_effect, rank=rank)
     if fmt == "html":
         from harness.analysis.compare import compare
         from harness.render.html import render_html
 
-        return render_html(analyses, fits, tasks, runs, engines=compare(fits, tasks))
-    return render(analyses, fmt=fmt, runs=runs)
+        return render_html(analyses, fits, tasks, runs, engines=compare(fits, tasks, alpha=alpha, min_effect=min_effect, rank=rank))
+    return render(analyses, fmt=fmt, runs=runs, fits=fits)

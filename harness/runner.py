@@ -1,7 +1,7 @@
 """The trial runner: every measurement a command makes goes through here.
 
 :class:`TrialRunner` runs one (engine, scenario, config) trial -- a fresh child
-process via :func:`harness.trial.run_trial`, fit 0 cold, then warm fits -- while
+process via :func:`harness.trial.run_trial`, fit 0 cold, then ``values`` warm fits -- while
 holding the host-wide trial lock (:class:`harness.locks.HostTrialLock`), and records
 the result, ok or failed, in the store under the command's run. ``sweep`` gives the
 repeat number of its plan (and skips a trial a concurrent sweep already recorded);
@@ -24,15 +24,26 @@ if TYPE_CHECKING:  # pragma: no cover
     from harness.store import Store
     from scenarios import Scenario
 
-__all__ = ["FITS_PER_TRIAL", "Measurement", "TrialRunner", "measurement_from_result"]
+__all__ = ["DEFAULT_VALUES", "FITS_PER_TRIAL", "Measurement", "TrialRunner", "check_values", "measurement_from_result"]
 
-#: Fits per trial: the cold warm-up and one warm measurement.
-FITS_PER_TRIAL = 2
+#: Warm values per trial where neither a preset nor ``--values`` says otherwise: the
+#: cold first fit is paid once per process, so a second warm fit costs ~1/3 of a trial
+#: and halves the within-process noise of the trial's figure.
+DEFAULT_VALUES = 2
+#: Fits per trial by default: the cold first fit and the warm values.
+FITS_PER_TRIAL = 1 + DEFAULT_VALUES
+
+
+def check_values(values: int) -> int:
+    """``values`` itself when it is an integer >= 1; else a ValueError naming what is allowed."""
+    if isinstance(values, bool) or not isinstance(values, int) or values < 1:
+        raise ValueError(f"values={values!r} is not allowed; a trial needs at least one warm value (an integer >= 1)")
+    return values
 
 
 @dataclass(frozen=True)
 class Measurement:
-    """One repeat of one config: its warm fits' figures (usually one fit each).
+    """One repeat (trial) of one config: its warm fits' figures, one entry per warm value.
 
     ``walls``: warm wall-clock seconds; ``cpu``: CPU seconds of the process tree;
     ``mem``: peak memory in MiB (None where the fit was too short to sample);
@@ -71,7 +82,8 @@ class TrialRunner:
     """Runs and records the trials of one workload (engine + scenario).
 
     ``lock``: the host trial lock to hold around each trial (a new enabled one by
-    default; ``HostTrialLock(enabled=False)`` to measure without it). Results are
+    default; ``HostTrialLock(enabled=False)`` to measure without it). ``values``: warm
+    fits after the cold one (``fits``, the total, is the older spelling). Results are
     recorded in ``store`` under ``run_id`` when both are given; ``results`` keeps
     every result of this runner.
     """
@@ -84,14 +96,19 @@ class TrialRunner:
         run_id: str | None = None,
         *,
         timeout_s: float = 600.0,
-        fits: int = FITS_PER_TRIAL,
+        fits: int | None = None,
         mem_interval_s: float | None = None,
         lock: HostTrialLock | None = None,
+        values: int | None = None,
     ) -> None:
-        if fits < 2:
+        if fits is not None and values is not None and fits != values + 1:
+            raise ValueError(f"fits={fits} and values={values} disagree; give one (fits = values + 1)")
+        if fits is not None and fits < 2:
             raise ValueError(f"fits={fits} is not allowed; a trial needs a cold and at least one warm fit (>= 2)")
+        fits = fits if fits is not None else 1 + check_values(values if values is not None else DEFAULT_VALUES)
         self.engine, self.scenario, self.store, self.run_id = engine, scenario, store, run_id
         self.timeout_s, self.fits, self.mem_interval_s = timeout_s, fits, mem_interval_s
+        self.values = fits - 1  # warm fits per trial
         self.lock = lock if lock is not None else HostTrialLock()
         self.results: list[TrialResult] = []
         self._next_repeat: dict[str, int] | None = None

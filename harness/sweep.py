@@ -4,9 +4,11 @@ For each scenario and engine the grid is :func:`harness.config.config_grid` over
 cores this process may use (1, 2, 4, ... per level, plus the library default and, for
 the core engine, ``auto``; configs asking for more than ``--oversubscribe`` x cores
 threads are left out). One
-measurement is one *trial*: a fresh child process running two fits, fit 0 the cold
-warm-up (stored, labelled cold) and fit 1 the warm measurement. ``--repeats N`` runs
-N such trials per (engine, scenario, config).
+measurement is one *trial*: a fresh child process running 1 + V fits, fit 0 the cold
+fit (stored, labelled cold; ranked by ``--rank cold``) and fits 1..V the warm values
+(``--values V``, the preset's ``[sweep] values``, else 2). ``--repeats N`` runs N such
+trials per (engine, scenario, config). The statistics count a trial once (its values
+are related: :mod:`harness.analysis.stats`).
 
 Order (a randomised complete block design): the scenarios run one after another, in
 file order, so an interrupted sweep leaves complete rankings for the scenarios it
@@ -20,11 +22,17 @@ exclusive lock on a host-wide file (``$HARNESS_LOCK_FILE``, default
 ``<tmp>/metalearners-harness-trial.lock``), so two sweeps started together take
 turns instead of measuring each other.
 
-Resuming: a trial already in the store (ok or failed) is skipped, so re-running an
-interrupted command finishes it, and re-running a finished one runs nothing. A
+Resuming: a trial already in the store (ok or failed) is skipped, whatever its number
+of values, so re-running an interrupted command finishes it, and re-running a
+finished one runs nothing. A
 failed or timed-out trial is recorded with its reason; the sweep goes on. Data sets
 are generated (and cached on disk) in this supervising process before a scenario's
 first trial, so no trial pays for them.
+
+Efficiency: the manifest of the run says, at its finish, which share of the sweep's
+wall was spent inside measured (warm) fits (``sweep.efficiency``), and how much in
+cold fits; the rest is process start-up, imports, data loading and bookkeeping. More
+values per trial raise it: the start-up and the cold fit are paid once per trial.
 
 The plan itself (the configs, the order, what a store still lacks) is
 :mod:`harness.sweep_plan`; this module runs it.
@@ -49,13 +57,13 @@ from harness.locks import HostTrialLock
 from harness.paths import db_path
 from harness.manifest import collect_manifest, finish_manifest
 from harness.measure import available_cores
-from harness.runner import FITS_PER_TRIAL, TrialRunner
+from harness.runner import DEFAULT_VALUES, TrialRunner, check_values
 from harness.store import Store
 from harness.render.progress import duration as _duration, progress as _progress
 from harness.sweep_plan import PlannedTrial, pending, plan_trials, sweep_configs
 from harness.trial_processes import kill_trial_children as _kill_trial_children
 
-__all__ = ["PlannedTrial", "SweepOptions", "pending", "plan_trials", "run_sweep"]
+__all__ = ["PlannedTrial", "SweepOptions", "pending", "plan_trials", "run_sweep", "sweep_efficiency"]
 
 DEFAULT_PRESET = "default"
 DEFAULT_REPEATS = 3
@@ -77,6 +85,7 @@ class SweepOptions:
     scenarios_file: str | None = None
     engines: tuple[str, ...] = ("core",)
     repeats: int = DEFAULT_REPEATS
+    values: int = DEFAULT_VALUES
     levels: tuple[int, ...] | None = None
     backends: tuple[str, ...] = BACKENDS
     oversubscribe: float = 1.0
@@ -88,6 +97,8 @@ class SweepOptions:
     def __post_init__(self) -> None:
         if not isinstance(self.repeats, int) or self.repeats < 1:
             raise UsageError(f"--repeats {self.repeats}: is not allowed; use an integer >= 1")
+        with user_input("--values: "):
+            check_values(self.values)
         for flag, value in (("--timeout", self.timeout_s), ("--mem-interval", self.mem_interval_s),
                             ("--oversubscribe", self.oversubscribe)):
             if not value > 0:
@@ -124,6 +135,7 @@ class SweepOptions:
             scenarios_file=str(scenarios_file) if scenarios_file else None,
             engines=tuple(dict.fromkeys(engines)),
             repeats=pick("repeats", settings.get("repeats", DEFAULT_REPEATS)),
+            values=pick("values", settings.get("values", DEFAULT_VALUES)),
             levels=tuple(levels) if levels is not None else None,
             backends=tuple(pick("backends", settings.get("backends", BACKENDS))),
             oversubscribe=args.oversubscribe,
@@ -149,7 +161,8 @@ class SweepOptions:
         """The sweep as a command line (canonical: also when called in-process)."""
         parts = ["python", "-m", "harness", "sweep"]
         parts += ["--scenarios", self.scenarios_file] if self.scenarios_file else ["--preset", str(self.preset)]
-        parts += ["--db", str(self.db), "--repeats", str(self.repeats), "--timeout", f"{self.timeout_s:g}"]
+        parts += ["--db", str(self.db), "--repeats", str(self.repeats), "--values", str(self.values)]
+        parts += ["--timeout", f"{self.timeout_s:g}"]
         parts += ["--engine", ",".join(self.engines)]
         if self.levels:
             parts += ["--levels", ",".join(map(str, self.levels))]
@@ -227,7 +240,8 @@ def run_sweep(options: SweepOptions) -> int:
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     what = (
         f"{len(plan)} trials ({len(scenarios)} scenarios x {len(configs)} configs"
-        f" x {options.repeats} repeats x {len(options.engines)} engine(s), {cores} cores)"
+        f" x {options.repeats} repeats x {len(options.engines)} engine(s), {cores} cores;"
+        f" each 1 cold + {options.values} warm fits)"
     )
 
     with Store(db) as store:  # opened first: a bad --db is the only line printed
@@ -250,7 +264,8 @@ def run_sweep(options: SweepOptions) -> int:
                 "scenarios": [s.id for s in scenarios],
                 "configs": [c.id for c in configs],
                 "repeats": options.repeats,
-                "fits_per_trial": FITS_PER_TRIAL,
+                "values": options.values,
+                "fits_per_trial": 1 + options.values,
                 "timeout_s": options.timeout_s,
                 "levels": list(options.levels) if options.levels else None,
                 "backends": list(options.backends),
@@ -311,7 +326,7 @@ def _run_plan(
                     if runner is None:
                         runner = runners[(trial.engine, scenario_id)] = TrialRunner(
                             trial.engine, trial.scenario, store, run_id, timeout_s=options.timeout_s,
-                            mem_interval_s=options.mem_interval_s, lock=lock,
+                            mem_interval_s=options.mem_interval_s, lock=lock, values=options.values,
                         )
                     result = runner.run(trial.config, trial.repeat)
                     if result is None:
@@ -347,16 +362,40 @@ def _run_plan(
     finally:
         lock.close()
         final = finish_manifest(manifest)
-        final["sweep"] = {**manifest["sweep"], **counts, "interrupted": interrupted}
+        final["sweep"] = {
+            **manifest["sweep"], **counts, "interrupted": interrupted,
+            **sweep_efficiency(runners.values(), time.monotonic() - started),
+        }
         with contextlib.suppress(Exception):
             store.finish_run(run_id, final)
+    share = final["sweep"].get("efficiency")
     console.print(
         f"sweep: {counts['ok'] + counts['failed']} trials in {_duration(time.monotonic() - started)}"
-        f" ({counts['failed']} failed"
+        + f" ({counts['failed']} failed"
         + (f", {counts['skipped']} done meanwhile by another sweep" if counts["skipped"] else "")
-        + f"), run {run_id}, {store.path}",
+        + f"), run {run_id}, {store.path}"
+        + (f"; {share:.0%} of its wall inside measured warm fits" if share is not None else ""),
         markup=False,
     )
+
+
+def sweep_efficiency(runners: Any, wall_s: float) -> dict[str, Any]:
+    """The sweep's wall and the seconds of it spent inside warm (measured) and cold fits:
+    ``efficiency`` = warm seconds / wall (None before any second has passed)."""
+    warm = cold = 0.0
+    for runner in runners:
+        for result in runner.results:
+            for sample in result.samples:
+                if sample.kind == "warm":
+                    warm += sample.wall_s
+                else:
+                    cold += sample.wall_s
+    return {
+        "wall_s": round(wall_s, 3),
+        "warm_fit_s": round(warm, 3),
+        "cold_fit_s": round(cold, 3),
+        "efficiency": round(warm / wall_s, 4) if wall_s > 0 else None,
+    }
 
 
 def store_summary(db: Path) -> str:

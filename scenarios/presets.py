@@ -9,6 +9,10 @@ Format::
     n_features = 20
     base_model = "lightgbm"
 
+    [sweep]                            # optional: how to sweep it (flags win)
+    repeats = 3                        # trials (processes) per config
+    values = 2                         # warm fits per trial, after the cold one
+
     [[scenario]]                       # one or more entries
     learner = ["S", "T", "X", "R", "DR"]   # a list expands to a grid
     n_rows = 50000
@@ -44,6 +48,7 @@ _TOP_LEVEL_KEYS = ("description", "defaults", "scenario", "sweep")
 #: How a preset asks to be swept (command-line flags win): key -> (check, allowed).
 _SWEEP_KEYS = {
     "repeats": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1, "an integer >= 1"),
+    "values": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1, "an integer >= 1"),
     "levels": (
         lambda v: isinstance(v, list) and v and all(isinstance(x, int) and not isinstance(x, bool) and x >= 1 for x in v),
         "a non-empty list of integers >= 1",
@@ -206,7 +211,8 @@ def _sweep_settings(where: str, doc: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def sweep_settings(name_or_path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The preset's optional ``[sweep]`` table: ``repeats``, ``levels``, ``backends``."""
+    """The preset's optional ``[sweep]`` table: ``repeats`` (trials per config), ``values``
+    (warm fits per trial, after the cold one), ``levels``, ``backends``."""
     where, doc = _read(name_or_path)
     return _sweep_settings(where, doc)
 

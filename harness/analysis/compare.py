@@ -2,9 +2,11 @@
 
 Per scenario measured with both engines: the wall-time ratio of each engine's best
 config (best vs best) and of each engine's library default (default vs default),
-each with a bootstrap interval from the raw warm samples, the CPU ratio, the CATE
-RMSE of both and the config each engine wins with. Ratios are metalearners / core:
-above 1 means metalearners_core is faster.
+each with a bootstrap interval resampling trials, THE rule's verdict on the two
+(:func:`harness.analysis.stats.verdict`: the slower engine's config against the
+faster's), the CPU ratio, the CATE RMSE of both and the config each engine wins
+with. Ratios are metalearners / core: above 1 means metalearners_core is faster.
+``rank`` picks the fits compared (warm: fits 2.. of each trial; cold: the first).
 
 Where the core engine's serial task traces are stored, the ceiling says how far a
 better schedule of core's fits could go on these cores: metalearners' best wall over
@@ -19,26 +21,46 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from harness.analysis.samples import warm_fits
-from harness.analysis.stats import ratio_ci
+from harness.analysis.samples import ranked_fits
+from harness.analysis.stats import ALPHA, MIN_EFFECT, SLOWER, ratio_ci, verdict
 from harness.analysis.summary import ScenarioAnalysis, analyse
 
-__all__ = ["CANDIDATE", "REFERENCE", "compare", "geometric_mean"]
+__all__ = ["CANDIDATE", "REFERENCE", "compare", "engines_verdict", "geometric_mean"]
 
 REFERENCE, CANDIDATE = "metalearners", "core"
 
 
-def _samples(warm: pd.DataFrame, engine: str, scenario_id: str, config_id: str, column: str) -> np.ndarray:
-    rows = warm[(warm["engine"] == engine) & (warm["scenario_id"] == scenario_id) & (warm["config_id"] == config_id)]
-    return rows[column].to_numpy(dtype=float)
+def _samples(fits: pd.DataFrame, engine: str, scenario_id: str, config_id: str) -> pd.DataFrame:
+    """The trials (trial_id, wall_s) of one engine's config."""
+    rows = fits[(fits["engine"] == engine) & (fits["scenario_id"] == scenario_id) & (fits["config_id"] == config_id)]
+    return rows[["trial_id", "wall_s"]]
 
 
-def compare(fits: pd.DataFrame, tasks: pd.DataFrame | None = None) -> pd.DataFrame:
+def engines_verdict(ref: pd.DataFrame, cand: pd.DataFrame, alpha: float, min_effect: float) -> str:
+    """THE rule on two engines' configs: the slower (by median) against the faster."""
+    if ref.empty or cand.empty:
+        return "no data"
+    core_faster = cand["wall_s"].median() <= ref["wall_s"].median()
+    slow, fast = (ref, cand) if core_faster else (cand, ref)
+    outcome = verdict(slow, fast, alpha, min_effect).verdict
+    if outcome == SLOWER:
+        return f"{CANDIDATE} faster" if core_faster else f"{REFERENCE} faster"
+    return outcome  # tied, too few samples
+
+
+def compare(
+    fits: pd.DataFrame,
+    tasks: pd.DataFrame | None = None,
+    *,
+    alpha: float = ALPHA,
+    min_effect: float = MIN_EFFECT,
+    rank: str = "warm",
+) -> pd.DataFrame:
     """One row per scenario measured by both engines (on one core count); with the
     task traces, also the ceiling of the best-vs-best ratio on these cores."""
-    warm = warm_fits(fits)
+    ranked = ranked_fits(fits, rank)
     by_key: dict[tuple[str, int], dict[str, ScenarioAnalysis]] = {}
-    for a in analyse(fits, tasks):
+    for a in analyse(fits, tasks, alpha=alpha, min_effect=min_effect, rank=rank):
         by_key.setdefault((a.scenario_id, a.cores), {})[a.engine] = a
     rows = []
     for (scenario_id, cores), engines in sorted(by_key.items()):
@@ -52,18 +74,23 @@ def compare(fits: pd.DataFrame, tasks: pd.DataFrame | None = None) -> pd.DataFra
             ("best", ref.fastest["config_id"], cand.fastest["config_id"]),
             ("default", "default", "default"),
         ]:
-            ref_walls = _samples(warm, REFERENCE, scenario_id, ref_config, "wall_s")
-            cand_walls = _samples(warm, CANDIDATE, scenario_id, cand_config, "wall_s")
+            ref_walls = _samples(ranked, REFERENCE, scenario_id, ref_config)
+            cand_walls = _samples(ranked, CANDIDATE, scenario_id, cand_config)
             if len(ref_walls) and len(cand_walls):
                 point, low, high = ratio_ci(ref_walls, cand_walls)
             else:
                 point = low = high = np.nan
-            row |= {f"{label}_ratio": point, f"{label}_low": low, f"{label}_high": high}
+            row |= {f"{label}_ratio": point, f"{label}_low": low, f"{label}_high": high,
+                    f"{label}_verdict": engines_verdict(ref_walls, cand_walls, alpha, min_effect)}
         row |= {
             "core_best": cand.fastest["config_id"],
             "metalearners_best": ref.fastest["config_id"],
             "core_best_wall": cand.fastest["wall_median"],
             "metalearners_best_wall": ref.fastest["wall_median"],
+            "core_best_warm": cand.fastest["warm_median"],
+            "core_best_cold": cand.fastest["cold_median"],
+            "metalearners_best_warm": ref.fastest["warm_median"],
+            "metalearners_best_cold": ref.fastest["cold_median"],
             "cpu_ratio": ref.fastest["cpu_median"] / cand.fastest["cpu_median"],
             "ceiling": (
                 ref.fastest["wall_median"] / cand.bound.bound_s if cand.bound is not None else np.nan

@@ -1,7 +1,8 @@
 """The samples that count: which stored fits are measurements, and the config of a row.
 
 Everything downstream (statistics, bounds, decisions, plots) starts from these:
-:func:`warm_fits` (ok fits that are not a trial's cold warm-up), :func:`warm_tasks`
+:func:`warm_fits` (ok fits that are not a trial's cold first fit), :func:`cold_fits`
+(the first fit of each trial), :func:`ranked_fits` (either, by ``--rank``), :func:`warm_tasks`
 (their task-trace rows), :func:`config_from_row` (a fits row's
 :class:`~harness.config.ParallelConfig`) and :func:`cores_of` (the core count a set
 of fits was measured on).
@@ -16,7 +17,18 @@ import pandas as pd
 
 from harness.config import LEVELS, ParallelConfig
 
-__all__ = ["config_from_row", "cores_of", "is_serial", "level", "serial_reference", "warm_fits", "warm_tasks"]
+__all__ = [
+    "check_rank",
+    "cold_fits",
+    "config_from_row",
+    "cores_of",
+    "is_serial",
+    "level",
+    "ranked_fits",
+    "serial_reference",
+    "warm_fits",
+    "warm_tasks",
+]
 
 
 def level(value: Any) -> int | None:
@@ -49,6 +61,29 @@ def warm_fits(fits: pd.DataFrame) -> pd.DataFrame:
     return fits[keep]
 
 
+def cold_fits(fits: pd.DataFrame) -> pd.DataFrame:
+    """The cold fits: status ``ok``, the first fit of its trial (one per trial), with a wall time."""
+    if fits.empty:
+        return fits
+    cold = fits["cold"].astype("boolean").fillna(False).astype(bool)
+    keep = (fits["status"] == "ok") & cold & fits["wall_s"].notna()
+    return fits[keep]
+
+
+def check_rank(rank: str) -> str:
+    """``rank`` itself when it is ``warm`` or ``cold``; else a ValueError naming what is allowed."""
+    from harness.analysis.stats import RANKS
+
+    if rank not in RANKS:
+        raise ValueError(f"rank={rank!r} is not allowed; choose {' or '.join(RANKS)}")
+    return rank
+
+
+def ranked_fits(fits: pd.DataFrame, rank: str = "warm") -> pd.DataFrame:
+    """The fits a ranking uses: :func:`warm_fits` or :func:`cold_fits`."""
+    return warm_fits(fits) if check_rank(rank) == "warm" else cold_fits(fits)
+
+
 def warm_tasks(tasks: pd.DataFrame, fits: pd.DataFrame) -> pd.DataFrame:
     """The task-trace rows of warm, ok fits (joined on trial and fit index)."""
     if tasks.empty:
@@ -64,10 +99,11 @@ def is_serial(config_id: str) -> bool:
 
 
 def serial_reference(warm: pd.DataFrame) -> str | None:
-    """THE serial config that speed-ups divide: of the serial configs with warm samples,
-    the one with the most samples (then the first id). None when none was measured."""
+    """THE serial config that speed-ups divide: of the serial configs with samples,
+    the one with the most trials (then the first id). None when none was measured."""
     if warm.empty:
         return None
-    counts = warm["config_id"].value_counts()
+    rows = warm.drop_duplicates("trial_id") if "trial_id" in warm else warm
+    counts = rows["config_id"].value_counts()
     serial = sorted((-int(n), cid) for cid, n in counts.items() if is_serial(cid))
     return serial[0][1] if serial else None

@@ -1,8 +1,9 @@
 """The analysis of one workload: configs ranked, compared with the fastest, against the bound.
 
 * :func:`summarise` -- one engine + scenario: one row per config with the median
-  warm wall and its IQR, speed-up against THE serial config
-  (:func:`~harness.analysis.samples.serial_reference`), CPU seconds, CPU and
+  wall of the ranked kind of fit (warm or cold) and its IQR, both medians, the
+  speed-up against THE serial config
+  (:func:`~harness.analysis.samples.serial_reference`) with a bootstrap interval, CPU seconds, CPU and
   parallel efficiency, peak memory, CATE RMSE, and the verdict against the fastest
   (:func:`~harness.analysis.stats.verdict`).
 * :func:`analyse` -- a :class:`ScenarioAnalysis` per (engine, scenario, cores), with
@@ -20,8 +21,19 @@ import numpy as np
 import pandas as pd
 
 from harness.analysis.bound import IdealBound, ideal_bound
-from harness.analysis.samples import config_from_row, cores_of, is_serial, level, serial_reference, warm_fits, warm_tasks
-from harness.analysis.stats import ALPHA, verdict
+from harness.analysis.samples import (
+    check_rank,
+    cold_fits,
+    config_from_row,
+    cores_of,
+    is_serial,
+    level,
+    ranked_fits,
+    serial_reference,
+    warm_fits,
+    warm_tasks,
+)
+from harness.analysis.stats import ALPHA, MIN_EFFECT, ratio_ci, verdict
 from harness.config import LEVELS
 from harness.store import SCENARIO_FIELDS
 
@@ -31,62 +43,80 @@ __all__ = ["RMSE_RTOL", "ScenarioAnalysis", "analyse", "summarise", "winners"]
 RMSE_RTOL = 1e-6
 
 
-def summarise(fits: pd.DataFrame, alpha: float = ALPHA, cores: int | None = None) -> pd.DataFrame:
-    """Per config of ONE engine + scenario: ranked by median warm wall (fastest first).
+def summarise(
+    fits: pd.DataFrame,
+    alpha: float = ALPHA,
+    cores: int | None = None,
+    *,
+    min_effect: float = MIN_EFFECT,
+    rank: str = "warm",
+) -> pd.DataFrame:
+    """Per config of ONE engine + scenario: ranked by the median wall of the ``rank`` kind
+    of fit (``warm``: fits 2.. of each trial; ``cold``: the first fit of each trial).
 
     Columns: config_id, the levels and backend, threads (``total_threads`` of the
-    config on ``cores``), n (warm samples), n_failed (failed trials), wall_median,
-    wall_q1, wall_q3, cpu_median, speedup / cpu_eff (serial median wall or CPU over
-    this config's; NaN without a measured serial config), par_eff (speed-up per
+    config on ``cores``), n (trials with a ranked fit), values (ranked fits), n_failed
+    (failed trials), wall_median, wall_q1, wall_q3 (of the ranked fits), warm_median and
+    cold_median (both kinds, whatever is ranked), cpu_median, speedup (serial median
+    wall over this config's) with speedup_low / speedup_high (95% bootstrap interval
+    resampling trials), cpu_eff (serial CPU over this config's), par_eff (speed-up per
     thread), peak_mem_mb (median), cate_rmse (median), rmse_ok (equal to the
-    reference config's within :data:`RMSE_RTOL`), p_value (one-sided Mann-Whitney U
-    vs the fastest; NaN for the fastest), verdict ("fastest", "tied", "slower",
-    "too few samples"), oversubscribed (a trial of it recorded metalearners_core's
-    OversubscriptionWarning: more threads asked for than cores),
-    rank (1 = fastest). The verdicts are :func:`harness.analysis.stats.verdict`'s. Configs with no warm sample come last with NaN figures.
+    reference config's within :data:`RMSE_RTOL`), p_value, effect (geometric-mean trial
+    wall over the fastest's) and verdict ("fastest", "tied", "slower", "too few
+    samples") from :func:`harness.analysis.stats.verdict`, oversubscribed (a trial of it
+    recorded metalearners_core's OversubscriptionWarning: more threads asked for than cores),
+    rank (1 = fastest). Configs with no ranked fit come last with NaN figures.
     """
+    check_rank(rank)
     if fits.empty:
         return pd.DataFrame(columns=_SUMMARY_COLUMNS)
     if cores is None:
         cores = cores_of(fits)
-    warm = warm_fits(fits)
+    ranked_rows = ranked_fits(fits, rank)
+    warm, cold = warm_fits(fits), cold_fits(fits)
     failed = fits[fits["status"] != "ok"].drop_duplicates("trial_id")["config_id"].value_counts()
-    rows = []
+    rows, trials = [], {}
     for config_id, group in fits.groupby("config_id", sort=False):
         config = config_from_row(group.iloc[0])
-        w = warm[warm["config_id"] == config_id]
+        w = ranked_rows[ranked_rows["config_id"] == config_id]
         ok = group[(group["status"] == "ok") & group["cate_rmse"].notna()]
         walls = w["wall_s"].to_numpy(dtype=float)
+        trials[config_id] = w[["trial_id", "wall_s"]]
         rows.append(
             {
                 "config_id": config_id,
                 **{name: level(group.iloc[0][name]) for name in LEVELS},
                 "backend": config.backend if config.pool_workers > 1 or not config.is_default else None,
                 "threads": config.total_threads(cores),
-                "n": len(walls),
+                "n": int(w["trial_id"].nunique()),
+                "values": len(walls),
                 "n_failed": int(failed.get(config_id, 0)),
                 "wall_median": float(np.median(walls)) if len(walls) else np.nan,
                 "wall_q1": float(np.percentile(walls, 25)) if len(walls) else np.nan,
                 "wall_q3": float(np.percentile(walls, 75)) if len(walls) else np.nan,
+                "warm_median": _median(warm.loc[warm["config_id"] == config_id, "wall_s"]),
+                "cold_median": _median(cold.loc[cold["config_id"] == config_id, "wall_s"]),
                 "cpu_median": float(w["cpu_s"].median()) if len(w) else np.nan,
                 "peak_mem_mb": float(w["peak_mem_mb"].median()) if len(w) else np.nan,
                 "cate_rmse": float(ok["cate_rmse"].median()) if len(ok) else np.nan,
                 "oversubscribed": "oversubscription" in group and bool(group["oversubscription"].notna().any()),
-                "_walls": walls,
             }
         )
     table = pd.DataFrame(rows).sort_values(["wall_median", "config_id"], na_position="last")
     table = table.reset_index(drop=True)
     table["rank"] = np.where(table["n"] > 0, np.arange(1, len(table) + 1), np.nan)
 
-    serial_id = serial_reference(warm)
+    serial_id = serial_reference(ranked_rows)
     serial = table[table["config_id"] == serial_id]
+    table["speedup"] = table["speedup_low"] = table["speedup_high"] = np.nan
     if len(serial):
         ref = serial.iloc[0]
-        table["speedup"] = ref["wall_median"] / table["wall_median"]
         table["cpu_eff"] = ref["cpu_median"] / table["cpu_median"]
+        for i, config_id in enumerate(table["config_id"]):
+            if table.at[i, "n"] > 0:
+                point, low, high = ratio_ci(trials[serial_id], trials[config_id], n_boot=_N_BOOT)
+                table.loc[i, ["speedup", "speedup_low", "speedup_high"]] = [point, low, high]
     else:
-        table["speedup"] = np.nan
         table["cpu_eff"] = np.nan
     table["par_eff"] = table["speedup"] / table["threads"]
 
@@ -103,12 +133,24 @@ def summarise(fits: pd.DataFrame, alpha: float = ALPHA, cores: int | None = None
         for v in table["cate_rmse"]
     ]
 
-    # ties with the fastest
-    fastest = table.iloc[0]["_walls"]
-    tests = [verdict(walls, fastest, alpha, is_fastest=i == 0) for i, walls in enumerate(table["_walls"])]
-    table["p_value"] = [p for p, _ in tests]
-    table["verdict"] = [v for _, v in tests]
-    return table.drop(columns="_walls")[_SUMMARY_COLUMNS]
+    # THE rule against the fastest, on the per-trial structure
+    fastest = trials[table.iloc[0]["config_id"]]
+    tests = [
+        verdict(trials[cid], fastest, alpha, min_effect, is_fastest=i == 0) for i, cid in enumerate(table["config_id"])
+    ]
+    table["p_value"] = [t.p_value for t in tests]
+    table["effect"] = [t.effect for t in tests]
+    table["verdict"] = [t.verdict for t in tests]
+    return table[_SUMMARY_COLUMNS]
+
+
+#: bootstrap resamples of every speed-up interval in a summary (seeded)
+_N_BOOT = 4000
+
+
+def _median(values: pd.Series) -> float:
+    values = values.dropna()
+    return float(values.median()) if len(values) else np.nan
 
 
 _SUMMARY_COLUMNS = [
@@ -118,11 +160,16 @@ _SUMMARY_COLUMNS = [
     "backend",
     "threads",
     "n",
+    "values",
     "n_failed",
     "wall_median",
     "wall_q1",
     "wall_q3",
+    "warm_median",
+    "cold_median",
     "speedup",
+    "speedup_low",
+    "speedup_high",
     "cpu_median",
     "cpu_eff",
     "par_eff",
@@ -130,6 +177,7 @@ _SUMMARY_COLUMNS = [
     "cate_rmse",
     "rmse_ok",
     "p_value",
+    "effect",
     "verdict",
     "oversubscribed",
 ]
@@ -151,6 +199,18 @@ class ScenarioAnalysis:
     serial_config: str | None = None
     alpha: float = ALPHA
     notes: list[str] = field(default_factory=list)
+    min_effect: float = MIN_EFFECT
+    rank: str = "warm"
+    #: the library default's median wall / the fastest's, with its 95% interval (None: no default measured)
+    vs_default: tuple[float, float, float] | None = None
+
+    @property
+    def values_per_trial(self) -> float | None:
+        """Median number of ranked fits per trial (1 when cold fits are ranked)."""
+        ranked = self.ranked
+        if ranked.empty:
+            return None
+        return float(np.median(ranked["values"] / ranked["n"]))
 
     @property
     def ranked(self) -> pd.DataFrame:
@@ -167,9 +227,19 @@ class ScenarioAnalysis:
         Only from the engine's own traces (the core engine's): the package's fits do
         more work where core's LightGBM models share binned data.
         """
-        if self.bound is None or self.serial_wall_s is None or self.engine != "core":
+        warm = self._serial_warm_s
+        if self.bound is None or warm is None or self.engine != "core":
             return None
-        return self.serial_wall_s - self.bound.work_s
+        return warm - self.bound.work_s
+
+    @property
+    def _serial_warm_s(self) -> float | None:
+        """The serial config's median warm wall (the traces are of warm fits)."""
+        if self.serial_config is None:
+            return None
+        row = self.table[self.table["config_id"] == self.serial_config]
+        value = float(row["warm_median"].iloc[0]) if len(row) else float("nan")
+        return None if np.isnan(value) else value
 
     @property
     def ideal_serial_s(self) -> float | None:
@@ -178,7 +248,7 @@ class ScenarioAnalysis:
         also core's savings (binned data shared by LightGBM models)."""
         if self.bound is None:
             return None
-        return self.serial_wall_s if self.engine == "core" else self.bound.work_s
+        return self._serial_warm_s if self.engine == "core" else self.bound.work_s
 
     @property
     def bound_reached(self) -> float | None:
@@ -192,7 +262,14 @@ class ScenarioAnalysis:
         return f"{self.engine} | {self.scenario_id}"
 
 
-def analyse(fits: pd.DataFrame, tasks: pd.DataFrame | None = None, alpha: float = ALPHA) -> list[ScenarioAnalysis]:
+def analyse(
+    fits: pd.DataFrame,
+    tasks: pd.DataFrame | None = None,
+    alpha: float = ALPHA,
+    *,
+    min_effect: float = MIN_EFFECT,
+    rank: str = "warm",
+) -> list[ScenarioAnalysis]:
     """A :class:`ScenarioAnalysis` per (engine, scenario, cores), in a stable order.
 
     The ideal bound of every engine comes from the core engine's serial traces of
@@ -215,7 +292,7 @@ def analyse(fits: pd.DataFrame, tasks: pd.DataFrame | None = None, alpha: float 
     for (engine, scenario_id, cores), group in fits.groupby(["engine", "scenario_id", "n_cores"], sort=True):
         first = group.iloc[0]
         scenario = {name: _plain(first[name]) for name in SCENARIO_FIELDS if name in group}
-        table = summarise(group, alpha=alpha, cores=int(cores))
+        table = summarise(group, alpha=alpha, cores=int(cores), min_effect=min_effect, rank=rank)
         failed = group[group["status"] != "ok"].drop_duplicates("trial_id")
         failures = failed[["config_id", "repeat", "trial_id", "reason"]].sort_values(["config_id", "repeat"])
         analysis = ScenarioAnalysis(
@@ -227,8 +304,17 @@ def analyse(fits: pd.DataFrame, tasks: pd.DataFrame | None = None, alpha: float 
             table=table,
             failures=failures.reset_index(drop=True),
             alpha=alpha,
+            min_effect=min_effect,
+            rank=rank,
         )
-        serial_id = serial_reference(warm_fits(group))
+        ranked_rows = ranked_fits(group, rank)
+        if analysis.fastest is not None and (ranked_rows["config_id"] == "default").any():
+            analysis.vs_default = ratio_ci(
+                ranked_rows[ranked_rows["config_id"] == "default"],
+                ranked_rows[ranked_rows["config_id"] == analysis.fastest["config_id"]],
+                n_boot=_N_BOOT,
+            )
+        serial_id = serial_reference(ranked_rows)
         if serial_id is not None:
             analysis.serial_config = serial_id
             analysis.serial_wall_s = float(table.loc[table["config_id"] == serial_id, "wall_median"].iloc[0])
@@ -273,7 +359,6 @@ def winners(analyses: list[ScenarioAnalysis]) -> pd.DataFrame:
         if best is None:
             rows.append({"engine": a.engine, "scenario_id": a.scenario_id, "cores": a.cores, "fastest": None})
             continue
-        default = a.ranked[a.ranked["config_id"] == "default"]
         rows.append(
             {
                 "engine": a.engine,
@@ -283,10 +368,14 @@ def winners(analyses: list[ScenarioAnalysis]) -> pd.DataFrame:
                 **{name: best[name] for name in LEVELS},
                 "backend": best["backend"],
                 "wall_median": best["wall_median"],
+                "warm_median": best["warm_median"],
+                "cold_median": best["cold_median"],
                 "speedup": best["speedup"],
-                "vs_default": (
-                    float(default["wall_median"].iloc[0]) / best["wall_median"] if len(default) else np.nan
-                ),
+                "speedup_low": best["speedup_low"],
+                "speedup_high": best["speedup_high"],
+                "vs_default": a.vs_default[0] if a.vs_default else np.nan,
+                "vs_default_low": a.vs_default[1] if a.vs_default else np.nan,
+                "vs_default_high": a.vs_default[2] if a.vs_default else np.nan,
                 "n_tied": int((a.ranked["verdict"] == "tied").sum()),
                 "bound_reached": a.bound_reached if a.bound_reached is not None else np.nan,
             }

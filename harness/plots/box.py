@@ -1,7 +1,8 @@
 """The box plot: every warm wall sample per config, ranked, coloured by the test's verdict.
 
-Boxes show the quartiles, dots the single warm fits, colours the one-sided
-Mann-Whitney verdict against the fastest; the ideal bound and the serial median are
+Boxes show the quartiles, dots the single warm fits, colours THE rule's verdict
+against the fastest (one-sided Welch t-test on per-trial means and the practical
+threshold: :func:`harness.analysis.stats.verdict`); the ideal bound and the serial median are
 reference lines. Fed by a :class:`~harness.analysis.summary.ScenarioAnalysis` and
 the store's fits (for the raw samples).
 """
@@ -67,6 +68,7 @@ def box_figure(a: ScenarioAnalysis, fits: pd.DataFrame) -> Figure:
     lo, hi = float(shown.min()), float(shown.max())
     ax.set_xlim(max(0.0, lo - 0.06 * (hi - lo)), hi + 0.06 * (hi - lo) + 1e-9)
     ax.grid(axis="x", alpha=0.3)
-    _suptitle(fig, f"Warm wall time per config, ranked (one-sided Mann-Whitney U vs the fastest, alpha {a.alpha:g})", a)
+    _suptitle(fig, f"Warm wall time per config, ranked (Welch t on per-trial means vs the fastest, "
+                   f"alpha {a.alpha:g}, min effect {a.min_effect:.0%})", a)
     return fig
 

@@ -11,14 +11,22 @@ import numpy as np
 import pandas as pd
 
 from harness.analysis.compare import compare, geometric_mean
+from harness.analysis.stats import ALPHA, MIN_EFFECT, TOO_FEW, design_note, too_few_note
 from harness.render.hints import follow_up
-from harness.render.tables import format_table
+from harness.render.tables import format_table, seconds
 
-def render_compare(db_path: str | Path, fmt: Literal["text", "md"] = "text") -> str:
+def render_compare(
+    db_path: str | Path,
+    fmt: Literal["text", "md"] = "text",
+    *,
+    alpha: float = ALPHA,
+    min_effect: float = MIN_EFFECT,
+    rank: str = "warm",
+) -> str:
     from harness.store import load_all
 
     fits, tasks, _ = load_all(db_path)
-    table = compare(fits, tasks)
+    table = compare(fits, tasks, alpha=alpha, min_effect=min_effect, rank=rank)
     if table.empty:
         return (
             "No scenario was measured with both engines. Run e.g. `"
@@ -29,8 +37,12 @@ def render_compare(db_path: str | Path, fmt: Literal["text", "md"] = "text") -> 
     rows = [
         {
             "scenario": r["scenario_id"],
-            "best vs best": interval(r, "best"),
-            "default vs default": interval(r, "default"),
+            "best vs best (95% CI)": interval(r, "best"),
+            "verdict": r["best_verdict"],
+            "default vs default (95% CI)": interval(r, "default"),
+            "default verdict": r["default_verdict"],
+            "core best warm/cold s": f"{seconds(r['core_best_warm'])}/{seconds(r['core_best_cold'])}",
+            "metalearners best warm/cold s": f"{seconds(r['metalearners_best_warm'])}/{seconds(r['metalearners_best_cold'])}",
             "ceiling": "" if np.isnan(r["ceiling"]) else f"{r['ceiling']:.2f}",
             "CPU ratio": f"{r['cpu_ratio']:.2f}",
             "RMSE core": f"{r['core_rmse']:.4f}",
@@ -44,7 +56,9 @@ def render_compare(db_path: str | Path, fmt: Literal["text", "md"] = "text") -> 
     lines = [
         f"{heading}metalearners_core vs metalearners: wall-time ratios (metalearners / core; > 1: core is faster)",
         "",
-        "Ratios of median warm walls with 95% percentile-bootstrap intervals; CPU ratio of the best configs.",
+        f"Ranked and compared: {rank} fits. Ratios of median {rank} walls with 95% percentile-bootstrap "
+        "intervals resampling trials; CPU ratio of the best configs; verdict: THE rule on the slower "
+        "engine's config against the faster's. " + design_note(alpha, min_effect, rank),
         "",
         format_table(rows, fmt),
         "",
@@ -52,6 +66,9 @@ def render_compare(db_path: str | Path, fmt: Literal["text", "md"] = "text") -> 
         f"default vs default: {geometric_mean(table['default_ratio']):.2f} "
         f"over {len(table)} scenario(s).",
     ]
+    too_few = table[(table["best_verdict"] == TOO_FEW) | (table["default_verdict"] == TOO_FEW)]["scenario_id"]
+    if len(too_few):
+        lines += ["", f"{', '.join(too_few)}: {too_few_note(alpha)}."]
     if table["ceiling"].notna().any():
         lines += [
             "",

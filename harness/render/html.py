@@ -30,15 +30,15 @@ from harness.plots._style import DPI, VERDICT_COLORS
 from harness.plots.compare import compare_figure
 from harness.plots.write import across_figures, scenario_figures
 from harness.render.report import (
-    INTRO,
     SUMMARY_LEGEND,
-    TITLE,
     config_rows,
+    intro,
     failure_rows,
     run_lines,
     scenario_facts,
     scenario_notes,
     summary_rows,
+    title,
 )
 from harness.render.tables import numeric_cell
 
@@ -213,9 +213,9 @@ def _flatten(manifest: dict[str, Any], prefix: str = "") -> list[tuple[str, str]
     return items
 
 
-def _manifest_section(runs: pd.DataFrame | None) -> str:
+def _manifest_section(runs: pd.DataFrame | None, fits: pd.DataFrame | None = None) -> str:
     out = ['<section id="manifest"><h2>Runs and their manifests</h2>']
-    lines = run_lines(runs)
+    lines = run_lines(runs, fits)
     if not lines:
         return out[0] + "<p>No run manifest in this store.</p></section>"
     out.append(_list(lines))
@@ -267,6 +267,7 @@ def render_html(
     of ``fits`` and ``tasks`` (whose figures it draws), with the store's ``runs`` and,
     where given and not empty, the engines compared (the table of
     :func:`harness.analysis.compare.compare`) as a figure in the summary."""
+    rank = analyses[0].rank if analyses else "warm"
     verdict_css = "".join(
         f".{_verdict_class(v)}{{background:{color}55}}" for v, color in VERDICT_COLORS.items()
     )
@@ -274,17 +275,17 @@ def render_html(
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{escape(CSP)}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(TITLE)}</title><script>{ERROR_SCRIPT}</script>"
+        f"<title>{escape(title(rank))}</title><script>{ERROR_SCRIPT}</script>"
         f"<style>{STYLE}{verdict_css}</style></head>"
     )
-    body = [f'<body data-status="loading"><h1>{escape(TITLE)}</h1>', f"<p>{escape(INTRO)}</p>"]
+    body = [f'<body data-status="loading"><h1>{escape(title(rank))}</h1>', f"<p>{escape(intro(rank))}</p>"]
     if not analyses:
         body.append("<p>No fits in this store.</p>")
-        body.append(_manifest_section(runs))
+        body.append(_manifest_section(runs, fits))
     else:
         body.append(_contents(analyses))
         body.append(_summary_section(analyses, engines))
-        body.append(_manifest_section(runs))
+        body.append(_manifest_section(runs, fits))
         body += [_scenario_section(i, a, fits, tasks) for i, a in enumerate(analyses)]
     body.append(f"<script>{PAGE_SCRIPT}</script></body></html>")
     return head + "\n" + "\n".join(body) + "\n"

@@ -26,8 +26,8 @@ Sampler
 
 Objective
     Each repeat is one trial of the runner (:func:`harness.trial.run_trial`: a fresh
-    child process, fit 0 cold, fit 1 warm); the objective is the median over the
-    repeats of the warm wall (``--objectives wall``), or that and the median CPU
+    child process, fit 0 cold, then ``--values`` warm fits); the objective is the median
+    of the repeats' warm walls (``--objectives wall``), or that and the median CPU
     seconds of the process tree (``wall,cpu``) or the median peak memory
     (``wall,memory``) as a multi-objective study whose Pareto front is printed. Raw
     samples, CPU, memory and CATE RMSE are kept as trial user attributes, and every
@@ -39,6 +39,11 @@ Pruning
     ``prune_ratio`` (1.5) times the best median so far is pruned (its remaining
     repeats are skipped). A multi-objective study is never pruned: a slow config may
     still be on the Pareto front.
+
+Ties
+    Single objective: the closing lines name the configs tied with the best by THE
+    rule (:func:`harness.analysis.stats.verdict`, ``--min-effect``), on each config's
+    per-repeat walls (kept as the trial user attribute ``trial_walls_s``).
 
 Failures
     A failed measurement (timeout, crash, out of memory) makes a FAIL trial with the

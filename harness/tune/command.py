@@ -30,6 +30,8 @@ def run_tune(
     study: str | None = None,
     n_trials: int = 20,
     repeats: int = 3,
+    values: int = 2,
+    min_effect: float | None = None,
     timeout_s: float = 600.0,
     time_budget_s: float | None = None,
     objectives: Sequence[str] = ("wall",),
@@ -66,7 +68,7 @@ def run_tune(
         try:
             for scenario in scenarios:
                 name = study or default_study_name(engine, scenario.id, objectives)
-                measure = TrialRunner(engine, scenario, store, run_id, timeout_s=timeout_s, lock=lock)
+                measure = TrialRunner(engine, scenario, store, run_id, timeout_s=timeout_s, lock=lock, values=values)
                 log(f"{engine} | {scenario.id} | {cores} cores")
                 outcome = tune(
                     measure,
@@ -89,6 +91,7 @@ def run_tune(
                     },
                     fail_stale=held,
                     log=log,
+                    **({} if min_effect is None else {"min_effect": min_effect}),
                 )
                 log(format_outcome(outcome))
                 if not outcome.best:

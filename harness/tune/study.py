@@ -5,7 +5,9 @@ trial budget, else TPE (:class:`~harness.tune.sampler.UntriedSampler`). Baseline
 enqueued first. Each trial measures its config ``repeats`` times through a
 ``measure(config) -> Measurement`` callable (the real one:
 :class:`harness.runner.TrialRunner`; synthetic ones in the tests); the objective is
-the median. Pruning, failures and stale trials as described in :mod:`harness.tune`.
+the median of every warm wall. Which configs are tied with the best is THE rule's
+(:func:`harness.analysis.stats.verdict`, on the per-repeat walls kept with each
+trial). Pruning, failures and stale trials as described in :mod:`harness.tune`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from harness.analysis.stats import ALPHA, MIN_EFFECT, TIED, verdict
 from harness.config import ParallelConfig
 from harness.errors import UsageError
 from harness.runner import Measurement
@@ -57,6 +60,9 @@ class TuneOutcome:
     exhausted: bool = False
     study: Any = None
     waiting: int = 0  # enqueued trials not run yet (the next run of the study starts with them)
+    #: single objective: configs THE rule calls tied with the best (config_id -> (effect, p))
+    tied: dict[str, tuple[float, float]] = field(default_factory=dict)
+    min_effect: float = MIN_EFFECT
 
 
 
@@ -143,6 +149,8 @@ def tune(
     meta: dict[str, Any] | None = None,
     fail_stale: bool = False,
     log: Callable[[str], None] | None = print,
+    alpha: float = ALPHA,
+    min_effect: float = MIN_EFFECT,
 ) -> TuneOutcome:
     """Run (or continue) the study ``study_name``: up to ``n_trials`` new configs.
 
@@ -198,7 +206,7 @@ def tune(
     )
     if _exhausted(study, ids):
         say("every config of the space is measured already; nothing to do")
-        return _outcome(study, study_name, objectives, 0, exhausted=True)
+        return _outcome(study, study_name, objectives, 0, exhausted=True, alpha=alpha, min_effect=min_effect)
 
     prune = prune_ratio is not None and math.isfinite(prune_ratio) and not multi and repeats > 1
     state = {"new": 0}
@@ -213,16 +221,19 @@ def tune(
         trial.set_user_attr("config", config.to_dict())
         best = best_wall() if prune else None
         walls: list[float] = []
+        per_repeat: list[list[float]] = []  # the trial structure THE rule needs
         cpu: list[float | None] = []
         mem: list[float | None] = []
         rmse: list[float | None] = []
         for r in range(repeats):
             m = measure(config)
             walls += m.walls
+            per_repeat.append(list(m.walls))
             cpu += m.cpu
             mem += m.mem
             rmse += m.rmse
             trial.set_user_attr("walls_s", walls)
+            trial.set_user_attr("trial_walls_s", per_repeat)
             trial.set_user_attr("cpu_s", cpu)
             trial.set_user_attr("peak_mem_mb", mem)
             trial.set_user_attr("cate_rmse", rmse)
@@ -260,7 +271,7 @@ def tune(
         callbacks=[progress],
     )
     exhausted = _exhausted(study, ids)
-    return _outcome(study, study_name, objectives, state["new"], exhausted=exhausted)
+    return _outcome(study, study_name, objectives, state["new"], exhausted=exhausted, alpha=alpha, min_effect=min_effect)
 
 
 def _progress_line(study: Any, t: Any, k: int, n: int, objectives: tuple[str, ...]) -> str:
@@ -280,7 +291,24 @@ def _progress_line(study: Any, t: Any, k: int, n: int, objectives: tuple[str, ..
     return f"{head} FAILED: {t.user_attrs.get('reason', 'error')}"
 
 
-def _outcome(study: Any, name: str, objectives: tuple[str, ...], new: int, exhausted: bool) -> TuneOutcome:
+def _ties(study: Any, best_number: int, alpha: float, min_effect: float) -> dict[str, tuple[float, float]]:
+    """Completed configs THE rule calls tied with the best trial's (on their per-repeat walls)."""
+    def per_repeat(t: Any) -> list[list[float]]:
+        return t.user_attrs.get("trial_walls_s") or [[w] for w in t.user_attrs.get("walls_s", [])]
+
+    best = study.trials[best_number]
+    tied = {}
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        if t.number == best_number or t.params.get(PARAM) == best.params.get(PARAM):
+            continue
+        p, effect, outcome = verdict(per_repeat(t), per_repeat(best), alpha, min_effect)
+        if outcome == TIED:
+            tied[t.params[PARAM]] = (effect, p)
+    return tied
+
+
+def _outcome(study: Any, name: str, objectives: tuple[str, ...], new: int, exhausted: bool,
+             alpha: float = ALPHA, min_effect: float = MIN_EFFECT) -> TuneOutcome:
     trials = study.get_trials(deepcopy=False)
     counts = {s.name.lower(): sum(t.state == s for t in trials) for s in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)}
     best: list[tuple[str, list[float], int]] = []
@@ -295,7 +323,9 @@ def _outcome(study: Any, name: str, objectives: tuple[str, ...], new: int, exhau
                     seen.add(b.params[PARAM])
                     best.append((b.params[PARAM], list(b.values), b.number))
     waiting = sum(t.state == TrialState.WAITING for t in trials)  # enqueued baselines past the budget
-    return TuneOutcome(name, objectives, new, sum(counts.values()), counts, best, exhausted, study, waiting)
+    tied = _ties(study, best[0][2], alpha, min_effect) if best and len(objectives) == 1 else {}
+    return TuneOutcome(name, objectives, new, sum(counts.values()), counts, best, exhausted, study, waiting,
+                       tied, min_effect)
 
 
 def format_outcome(outcome: TuneOutcome) -> str:
@@ -312,7 +342,15 @@ def format_outcome(outcome: TuneOutcome) -> str:
     elif len(outcome.objectives) == 1:
         config_id, values, number = outcome.best[0]
         walls = outcome.study.trials[number].user_attrs.get("walls_s", [])
-        lines.append(f"best: {config_id}  median warm wall {values[0]:.4g} s over {len(walls)} repeat(s) (trial {number})")
+        repeats = len(outcome.study.trials[number].user_attrs.get("trial_walls_s") or walls)
+        lines.append(f"best: {config_id}  median warm wall {values[0]:.4g} s over {repeats} repeat(s) (trial {number})")
+        if outcome.tied:
+            ties = ", ".join(f"{cid} (x{effect:.3f})" for cid, (effect, _) in sorted(outcome.tied.items(), key=lambda kv: kv[1][0]))
+            lines.append(f"tied with the best (THE rule, min effect {outcome.min_effect:.0%}): {ties}")
+        elif repeats < 2:
+            lines.append("tied with the best: cannot tell with 1 repeat per config (too few samples: THE rule needs 2 trials a side)")
+        else:
+            lines.append("tied with the best: none (THE rule)")
     else:
         names = ", ".join(OBJECTIVES[o] for o in outcome.objectives)
         lines.append(f"Pareto front ({names}), {len(outcome.best)} config(s):")

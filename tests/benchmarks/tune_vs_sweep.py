@@ -8,8 +8,9 @@ study (``tune``, the sweep's repeats) with a budget of half the sweep's grid, me
 for real into a COPY of the sweep's database (the sweep's own results stay untouched).
 Its pick is then judged against the sweep's fastest config. Same config: done.
 Otherwise both are measured again, ``--confirm`` rounds interleaved in random order in
-this run (as ``recommend`` does; the sweep's own 2-3 samples a side give a rank test no
-power), and a one-sided Mann-Whitney U (alpha 0.05) says tied or slower.
+this run (as ``recommend`` does), and THE rule (:func:`harness.analysis.stats.verdict`:
+one-sided Welch t on per-trial means, alpha 0.05, and the practical threshold
+``--min-effect``) says tied or slower.
 Not a test: it measures, and takes minutes. Run it on an otherwise idle machine.
 """
 
@@ -25,7 +26,7 @@ import numpy as np
 
 from harness.config import ParallelConfig
 from harness.analysis.samples import config_from_row, warm_fits
-from harness.analysis.stats import ALPHA, verdict
+from harness.analysis.stats import ALPHA, MIN_EFFECT, design_note, verdict
 from harness.analysis.summary import summarise
 from harness.render.tables import format_table
 from harness.store import Store, load_fits
@@ -34,33 +35,36 @@ from harness.tune import PARAM, default_study_name, run_tune, sqlite_url
 from scenarios import Scenario, load_preset, sweep_settings
 
 
-def confirm(scenario: Scenario, engine: str, db: Path, configs: dict[str, ParallelConfig], rounds: int, seed: int) -> dict[str, list[float]]:
-    """Warm walls of each config, measured ``rounds`` times interleaved in random order."""
+def confirm(scenario: Scenario, engine: str, db: Path, configs: dict[str, ParallelConfig], rounds: int, seed: int,
+            values: int) -> dict[str, list[list[float]]]:
+    """Warm walls of each config per trial, measured ``rounds`` times interleaved in random order."""
     from harness.manifest import collect_manifest, finish_manifest
 
-    walls: dict[str, list[float]] = {cid: [] for cid in configs}
+    walls: dict[str, list[list[float]]] = {cid: [] for cid in configs}
     rng = random.Random(seed)
     with Store(db) as store:
         manifest = collect_manifest()
         run_id = store.start_run(manifest, "tune_vs_sweep confirm", None)
-        measure = TrialRunner(engine, scenario, store, run_id)
+        measure = TrialRunner(engine, scenario, store, run_id, values=values)
         order = list(configs)
         for r in range(rounds):
             rng.shuffle(order)
             for cid in order:
                 m = measure(configs[cid])
-                walls[cid] += m.walls if m.ok else []
+                if m.ok:
+                    walls[cid].append(list(m.walls))
                 print(f"  confirm {r + 1}/{rounds} {cid:<22} " + (f"{np.median(m.walls):.4g} s" if m.ok else f"FAILED {m.reason}"))
         store.finish_run(run_id, finish_manifest(manifest))
     return walls
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tests.benchmarks.tune_vs_sweep", description=__doc__.splitlines()[0])
     parser.add_argument("--sweep-db", required=True)
     parser.add_argument("--preset", required=True)
     parser.add_argument("--engine", default="core")
     parser.add_argument("--confirm", type=int, default=5, help="interleaved rounds re-measuring pick and best (default 5)")
+    parser.add_argument("--min-effect", type=float, default=MIN_EFFECT, help=f"practical threshold of THE rule (default {MIN_EFFECT:g})")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
 
@@ -71,6 +75,7 @@ def main() -> None:
     fits = fits[fits["engine"] == args.engine]
     settings = sweep_settings(args.preset)
     repeats = settings.get("repeats", 3)
+    values = settings.get("values", 2)
     backends = tuple(settings.get("backends", ("loky", "threading")))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -84,7 +89,8 @@ def main() -> None:
             table = summarise(swept)
             grid = len(table)
             budget = grid // 2
-            run_tune([scenario], db=db, engine=args.engine, n_trials=budget, repeats=repeats,
+            run_tune([scenario], db=db, engine=args.engine, n_trials=budget, repeats=repeats, values=values,
+                     min_effect=args.min_effect,
                      levels=settings.get("levels"), backends=backends)
             study = optuna.load_study(study_name=default_study_name(args.engine, scenario.id), storage=sqlite_url(db))
             trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL))
@@ -104,10 +110,11 @@ def main() -> None:
                 row |= {"confirmed pick / best": "1", "p (pick slower)": "-", "verdict": "same config"}
             else:
                 configs = {cid: config_from_row(swept[swept["config_id"] == cid].iloc[0]) for cid in (pick, best)}
-                walls = confirm(scenario, args.engine, db, configs, args.confirm, seed=i)
-                p, judged = verdict(walls[pick], walls[best], ALPHA)  # the harness's one rule
+                walls = confirm(scenario, args.engine, db, configs, args.confirm, seed=i, values=values)
+                p, _, judged = verdict(walls[pick], walls[best], ALPHA, args.min_effect)  # the harness's one rule
+                pooled = {cid: np.concatenate([np.asarray(t) for t in walls[cid]]) for cid in walls}
                 row |= {
-                    "confirmed pick / best": f"{np.median(walls[pick]) / np.median(walls[best]):.3f}",
+                    "confirmed pick / best": f"{np.median(pooled[pick]) / np.median(pooled[best]):.3f}",
                     "p (pick slower)": f"{p:.3f}",
                     "verdict": judged,
                 }
@@ -119,7 +126,7 @@ def main() -> None:
         f"Each study searched from scratch with a budget of half the sweep's configs (grid // 2 trials, "
         f"the enqueued baselines included) and {repeats} repeat(s) per config. Where its pick differs from "
         f"the sweep's fastest, both were re-measured {args.confirm} times interleaved in random order and "
-        f"compared with a one-sided Mann-Whitney U (alpha {ALPHA}).",
+        f"judged by THE rule. {design_note(ALPHA, args.min_effect)}",
         "",
         format_table(rows, "md"),
         "",

@@ -60,3 +60,33 @@ def test_the_hint_without_both_engines_keeps_the_store(tmp_path):
         pass
     text = render_compare(db)
     assert f"--db {db}" in text and "--engine core,metalearners" in text
+
+
+def test_verdict_and_cold_ranking_beside_the_ratios(tmp_path):
+    fits = _fits()
+    (warm,) = compare(fits).to_dict("records")
+    assert warm["best_verdict"] == "core faster"  # 6 s vs 3 s, 3 trials a side: THE rule separates them
+    assert warm["core_best_warm"] == pytest.approx(3.0) and warm["core_best_cold"] == pytest.approx(15.0)
+    (cold,) = compare(fits, rank="cold").to_dict("records")
+    assert cold["best_ratio"] == pytest.approx(30.0 / 15.0)  # the cold fits (5 x the warm ones here)
+    (strict,) = compare(fits, alpha=1e-12).to_dict("records")
+    assert strict["best_verdict"] == "tied"  # not significant at this alpha
+
+
+def test_cli_compare_rank_and_min_effect(tmp_path, capsys):
+    from harness.cli import main
+    from harness.config import ParallelConfig
+    from scenarios import Scenario
+
+    from .test_recommend import store_with
+
+    scenario = Scenario(learner="DR", n_rows=2000, n_variants=2, n_folds=2, base_model="lightgbm_small", n_features=5)
+    db = store_with(tmp_path / "c.db", scenario, {ParallelConfig(1, 1, 1, "loky"): [[1.0, 1.01], [1.02, 0.99]]},
+                    engines=("core", "metalearners"))
+    assert main(["compare", "--db", str(db), "--rank", "cold", "--min-effect", "5%"]) == 0
+    out = capsys.readouterr().out
+    assert "Ranked and compared: cold fits" in out and "more than 5% above" in out
+    with pytest.raises(SystemExit) as exit_:  # argparse: not a fraction, one line
+        main(["compare", "--db", str(db), "--min-effect", "2"])
+    assert exit_.value.code == 2
+    assert "use a fraction >= 0 and < 1" in capsys.readouterr().err

@@ -24,14 +24,32 @@ CORES = 4
 SCENARIO = Scenario(learner="DR", n_rows=2000, n_variants=2, n_folds=2, base_model="lightgbm_small", n_features=5)
 
 
-def samples(walls_by_config: dict[str, list[float]]) -> pd.DataFrame:
-    """Rows of warm fits: config_id, its levels and backend, wall_s."""
+def samples(walls_by_config: dict[str, list]) -> pd.DataFrame:
+    """Rows of warm fits: config_id, its levels and backend, trial_id, wall_s; each item
+    of a config's list is one trial (a number: one warm value; a list: several)."""
     rows = []
     for cid, walls in walls_by_config.items():
         c = ParallelConfig() if cid == "default" else _parse_id(cid)
-        for w in walls:
-            rows.append({"config_id": cid, **{k: (np.nan if v is None else v) for k, v in c.to_dict().items()}, "wall_s": w})
+        for t, trial in enumerate(walls):
+            for w in [trial] if np.isscalar(trial) else trial:
+                rows.append({"config_id": cid, **{k: (np.nan if v is None else v) for k, v in c.to_dict().items()},
+                             "trial_id": f"{cid}-{t}", "cold": False, "status": "ok", "wall_s": w})
     return pd.DataFrame(rows)
+
+
+def store_with(db, scenario: Scenario, walls: dict[ParallelConfig, list], engines=("core",)):
+    """A real store holding one sweep run: per config and engine one trial per item of
+    ``walls`` (a list of warm walls; the cold fit is 1.5 x the first)."""
+    from harness.store import Store
+
+    with Store(db) as store:
+        run = store.start_run({"hostname": "h"}, "sweep", "test")
+        for engine in engines:
+            for config, trials in walls.items():
+                for repeat, trial in enumerate(trials):
+                    store.record_trial(run, engine, scenario, config, repeat, fake_result(config, trial, cores=2))
+        store.finish_run(run, {"hostname": "h"})
+    return db
 
 
 def _parse_id(cid: str) -> ParallelConfig:
@@ -69,8 +87,8 @@ def test_picks_the_fastest_when_it_is_clearly_faster():
 
 
 def test_too_few_samples_are_not_a_tie():
-    # 2 vs 2 samples: the test can never reach p < 0.05, so serial is NOT recommended
-    data = samples({"m1-f1-s1-loky": [4.0, 4.1], "m2-f2-s1-loky": [1.0, 1.1]})
+    # one trial a side (however many values): the test cannot run, so serial is NOT recommended
+    data = samples({"m1-f1-s1-loky": [[4.0, 4.1, 4.05]], "m2-f2-s1-loky": [[1.0, 1.1, 1.05]]})
     d = decide(data, CORES)
     assert d.recommended == "m2-f2-s1-loky"
     assert d.underpowered == ["m1-f1-s1-loky"]
@@ -102,7 +120,8 @@ def test_leaders_are_the_top_k_by_median():
 
 
 def test_bootstrap_interval_contains_the_true_ratio():
-    base, cand = noisy(3.0, 40, seed=10, spread=0.1), noisy(1.5, 40, seed=11, spread=0.1)
+    per_trial = lambda walls: [[w] for w in walls]  # noqa: E731 -- one value per trial
+    base, cand = per_trial(noisy(3.0, 40, seed=10, spread=0.1)), per_trial(noisy(1.5, 40, seed=11, spread=0.1))
     ratio, lo, hi = ratio_ci(base, cand, seed=0)
     assert lo < 2.0 < hi and lo < ratio < hi
     assert hi - lo < 0.3  # informative, not [0, inf)
@@ -110,7 +129,8 @@ def test_bootstrap_interval_contains_the_true_ratio():
     # coverage over independent synthetic data sets is near the nominal 95%
     hits = 0
     for k in range(40):
-        _, lo, hi = ratio_ci(noisy(3.0, 15, seed=100 + k, spread=0.1), noisy(1.5, 15, seed=200 + k, spread=0.1), n_boot=2000, seed=k)
+        _, lo, hi = ratio_ci(per_trial(noisy(3.0, 15, seed=100 + k, spread=0.1)),
+                             per_trial(noisy(1.5, 15, seed=200 + k, spread=0.1)), n_boot=2000, seed=k)
         hits += lo <= 2.0 <= hi
     assert hits >= 34
 
@@ -155,12 +175,16 @@ def test_snippet_for_library_defaults_and_a_t_learner():
 # -- recommend() on a store, with a fake measure --------------------------------------------
 
 
-def fake_result(config: ParallelConfig, wall: float, ok: bool = True, cores: int = CORES) -> TrialResult:
-    spec = TrialSpec("scenario", {"config": config.to_dict()}, repeats=2, timeout_s=60)
+def fake_result(config: ParallelConfig, wall, ok: bool = True, cores: int = CORES) -> TrialResult:
+    """A trial: a cold fit (1.5 x the first warm wall), then the warm walls (a number: one)."""
+    walls = [wall] if np.isscalar(wall) else list(wall)
+    spec = TrialSpec("scenario", {"config": config.to_dict()}, repeats=1 + len(walls), timeout_s=60)
+    kinds = [(0, "cold", walls[0] * 1.5)] + [(i + 1, "warm", w) for i, w in enumerate(walls)]
     fits = [
-        FitSample(i, kind, wall * (1.5 if kind == "cold" else 1.0), wall, 0.5, 100.0, 90.0, "rss", 3, float(i), float(i) + wall, {"cate_rmse": 0.1})
-        for i, kind in ((0, "cold"), (1, "warm"))
+        FitSample(i, kind, w, w, 0.5, 100.0, 90.0, "rss", 3, float(i), float(i) + w, {"cate_rmse": 0.1})
+        for i, kind, w in kinds
     ]
+    wall = walls[0]
     return TrialResult(
         spec=spec, status="ok" if ok else "failed", reason=None if ok else "timeout after 60s",
         samples=fits if ok else [], pid=1, hostname="h", n_cores=cores, exit_code=0,
@@ -243,8 +267,20 @@ def test_recommend_remeasures_the_leaders_interleaved(store_db):
     fits = load_fits(store_db)
     assert (fits["run_id"] == run_id).sum() == 2 * 25  # every re-measurement stored (cold + warm)
     text = render_text(rec)
-    assert "Mann-Whitney" in text and "```python" in text and "vs serial" in text
+    assert "Welch t-test" in text and "```python" in text and "vs serial" in text
+    assert "optimised for: warm fits" in text
     assert json.loads(json.dumps(rec.to_dict()))["recommended"]["config_id"] == rec.config.id
+
+
+def test_recommend_cold_ranks_the_first_fits_and_says_so(store_db):
+    rec = recommend(store_db, SCENARIO, top=2, remeasure=False, log=None, rank="cold")
+    assert rec.decision.rank == "cold" and "first fit of each process" in rec.optimised_for
+    table = rec.decision.table.set_index("config_id")
+    # the fake cold fit is 1.5 x the warm one: both figures are in the table
+    assert (table["cold_median"] / table["warm_median"]).round(1).eq(1.5).all()
+    assert table["wall_median"].equals(table["cold_median"])
+    assert "optimised for: cold fits" in render_text(rec)
+    assert json.loads(json.dumps(rec.to_dict()))["optimised_for"] == "cold"
 
 
 def test_recommend_without_remeasuring_uses_the_store(store_db):

@@ -104,7 +104,7 @@ def test_plan_interleaves_repeats_and_keeps_scenarios_grouped():
 def test_resume_after_sigkill_records_each_measurement_once(tmp_path: Path):
     toml = scenarios_file(tmp_path, "one", '[[scenario]]\nlearner = "T"\n')
     db = tmp_path / "r.db"
-    args = ("--scenarios", str(toml), "--db", str(db), "--repeats", "2", *FAST)
+    args = ("--scenarios", str(toml), "--db", str(db), "--repeats", "2", "--values", "2", *FAST)
     mark = "resume-" + os.urandom(6).hex()
     proc = start_sweep(tmp_path, *args, mark=mark)
     deadline = time.monotonic() + 120
@@ -128,24 +128,30 @@ def test_resume_after_sigkill_records_each_measurement_once(tmp_path: Path):
     assert all(k[5] == "ok" for k in after), after
     assert integrity(db) == "ok"
     assert len(load_runs(db)) == 2 and load_runs(db).finished_at.notna().sum() == 1
+    finished = load_runs(db).dropna(subset=["finished_at"]).iloc[0]["manifest"]["sweep"]
+    assert finished["values"] == 2 and finished["fits_per_trial"] == 3
+    # the share of the sweep's wall inside measured (warm) fits, and what it is made of
+    assert 0 < finished["efficiency"] < 1
+    assert finished["efficiency"] == pytest.approx(finished["warm_fit_s"] / finished["wall_s"], abs=1e-3)
+    assert 0 < finished["cold_fit_s"] and finished["warm_fit_s"] + finished["cold_fit_s"] < finished["wall_s"]
 
     rc, _, err = run_sweep_cli(tmp_path, *args)  # complete: runs nothing
     assert rc == 0 and "nothing to do" in err
     assert keys(db) == after and len(load_runs(db)) == 2
 
-    fits = load_fits(db)  # 2 fits per trial, the first cold
-    assert len(fits) == 4 * N and fits.cold.sum() == 2 * N
-    assert fits.groupby("trial_id").fit_index.apply(list).map(lambda x: x == [0.0, 1.0]).all()
+    fits = load_fits(db)  # 3 fits per trial (--values 2), the first cold
+    assert len(fits) == 6 * N and fits.cold.sum() == 2 * N
+    assert fits.groupby("trial_id").fit_index.apply(list).map(lambda x: x == [0.0, 1.0, 2.0]).all()
     assert sorted(set(fits.config_id)) == CONFIG_IDS
     assert fits.cate_rmse.notna().all() and (fits.wall_s > 0).all()
     tasks = load_tasks(db)  # T-learner, 2 variants, 2 folds + overall: 6 tasks per fit
-    assert len(tasks) == 4 * N * 6 and tasks.fold.isna().sum() == 4 * N * 2
+    assert len(tasks) == 6 * N * 6 and tasks.fold.isna().sum() == 6 * N * 2
 
     for fmt, read in (("csv", pd.read_csv), ("parquet", pd.read_parquet)):
         out = tmp_path / f"fits.{fmt}"
         assert main(["export", "--db", str(db), "--format", fmt, "--out", str(out)]) == 0
         exported = read(out)
-        assert len(exported) == 4 * N
+        assert len(exported) == 6 * N
         assert {"run_id", "engine", "scenario_id", "learner", "n_rows", "n_features", "n_variants",
                 "n_folds", "base_model", "model_n_jobs", "n_jobs_cross_fitting",
                 "n_jobs_base_learners", "backend", "repeat", "cold", "status", "wall_s", "cpu_s",
@@ -285,6 +291,19 @@ def one_error_line(capsys) -> str:
     return err
 
 
+def test_values_come_from_the_preset_unless_given(tmp_path: Path):
+    from harness.cli_parser import build_parser
+    from harness.cli import COMMANDS
+    from harness.sweep import SweepOptions
+
+    parse = lambda *a: SweepOptions.from_args(build_parser(COMMANDS).parse_args(["sweep", "--db", str(tmp_path / "x.db"), *a]))  # noqa: E731
+    assert (parse().repeats, parse().values) == (3, 2)  # the default preset's [sweep]
+    assert parse("--values", "4").values == 4
+    assert "--values 4" in parse("--values", "4").command
+    toml = scenarios_file(tmp_path, "own", '[sweep]\nvalues = 3\n\n[[scenario]]\nlearner = "T"\n')
+    assert parse("--scenarios", str(toml)).values == 3
+
+
 @pytest.fixture
 def existing_db(tmp_path: Path) -> tuple[Path, bytes]:
     from harness.store import Store
@@ -301,6 +320,7 @@ def existing_db(tmp_path: Path) -> tuple[Path, bytes]:
         (["--preset", "nope"], "available presets: default, large, smoke"),
         (["--repeats", "-1"], "-1 is not allowed"),
         (["--repeats", "0"], "0 is not allowed"),
+        (["--values", "0"], "0 is not allowed"),
         (["--engine", "sklearn"], "engine 'sklearn' is not allowed"),
         (["--timeout", "0"], "not allowed"),
         (["--scenarios", "/nonexistent/file.toml"], "no such file"),

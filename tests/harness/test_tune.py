@@ -8,6 +8,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 optuna = pytest.importorskip("optuna")
@@ -83,6 +84,36 @@ def test_exhaustive_sampler_covers_a_tiny_space_once():
     assert all(t.state == TrialState.COMPLETE for t in out.study.trials)
     # the best is the true optimum of the synthetic objective
     assert out.best[0][0] == min(space, key=measure.wall).id
+
+
+class Noisy(Synthetic):
+    """Synthetic walls with 2 values per trial and 1% noise, seeded."""
+
+    def __init__(self, *args, **kw) -> None:
+        super().__init__(*args, **kw)
+        self.rng = np.random.default_rng(0)
+
+    def __call__(self, c: ParallelConfig) -> Measurement:
+        m = super().__call__(c)
+        walls = list(m.walls[0] * np.exp(self.rng.normal(0, 0.01, 2)))
+        return Measurement(walls=walls, cpu=m.cpu * 2, mem=m.mem * 2, rmse=m.rmse * 2)
+
+
+def test_ties_with_the_best_are_the_rules():
+    cores = 2
+    space = search_space(cores, [1, 2])
+    best = min(space, key=Synthetic(cores, space).wall)
+    twin = next(c for c in space if c != best)
+    # the twin is 1% slower than the best (tied: under the 3% threshold); the others far slower
+    measure = Noisy(cores, space, slow={c.id: (1.01 * Synthetic(cores, space).wall(best) / Synthetic(cores, space).wall(c)
+                                               if c == twin else 1.5) for c in space if c != best})
+    out = run(measure, space, cores, n_trials=20, repeats=3, prune_ratio=None)
+    assert out.best[0][0] == best.id
+    assert set(out.tied) == {twin.id}
+    assert out.study.trials[out.best[0][2]].user_attrs["trial_walls_s"][0].__len__() == 2  # kept per trial
+    assert f"tied with the best (THE rule, min effect 3%): {twin.id}" in format_outcome(out)
+    strict = run(measure, space, cores, study_name="strict", n_trials=20, repeats=3, prune_ratio=None, min_effect=0.0)
+    assert set(strict.tied) <= {twin.id}  # a 1% difference may now be significant; the far ones never tie
 
 
 def test_baselines_run_first_with_either_sampler():

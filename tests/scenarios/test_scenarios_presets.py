@@ -240,15 +240,17 @@ _SCENARIO = '[[scenario]]\nlearner = "T"\nn_rows = 500\nn_variants = 2\nn_folds 
 def test_sweep_settings_of_the_smoke_preset():
     from scenarios import sweep_settings
 
-    assert sweep_settings("smoke") == {"repeats": 2, "backends": ["loky"]}
-    assert sweep_settings("default") == {}
+    assert sweep_settings("smoke") == {"repeats": 2, "values": 2, "backends": ["loky"]}
+    assert sweep_settings("default") == {"repeats": 3, "values": 2}
 
 
 @pytest.mark.parametrize(
     "table,message",
     [
-        ("repeat = 2", "unknown key 'repeat' in [sweep]; allowed keys: repeats, levels, backends"),
+        ("repeat = 2", "unknown key 'repeat' in [sweep]; allowed keys: repeats, values, levels, backends"),
         ("repeats = 0", "[sweep] repeats = 0 is not allowed; use an integer >= 1"),
+        ("values = 0", "[sweep] values = 0 is not allowed; use an integer >= 1"),
+        ("values = 1.5", "[sweep] values = 1.5 is not allowed; use an integer >= 1"),
         ('backends = ["dask"]', "[sweep] backends = ['dask'] is not allowed"),
         ("levels = []", "[sweep] levels = [] is not allowed"),
     ],
