@@ -107,7 +107,7 @@ addEventListener('load', function () {
     th.click(); values.push(Array.prototype.map.call(table.tBodies[0].rows, function (r) { return r.cells[th.cellIndex].textContent; }));
     return values;
   }
-  out.wall = column('wall s');
+  out.wall = column('warm s');
   out.config = column('config');
   document.body.dataset.sortCheck = JSON.stringify(out);
 });
