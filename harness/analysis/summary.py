@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+import json
+
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -148,6 +150,9 @@ class ScenarioAnalysis:
     serial_config: str | None = None
     alpha: float = ALPHA
     notes: list[str] = field(default_factory=list)
+    #: The learner's out-of-sample ``evaluate`` metrics (median over warm fits) where
+    #: there is no true CATE to score (a user's data file).
+    evaluate: dict[str, float] = field(default_factory=dict)
 
     @property
     def ranked(self) -> pd.DataFrame:
@@ -189,6 +194,17 @@ class ScenarioAnalysis:
         return f"{self.engine} | {self.scenario_id}"
 
 
+def _evaluate_medians(group: pd.DataFrame) -> dict[str, float]:
+    """Median of each ``evaluate`` metric over the warm, ok fits (empty when none)."""
+    if "evaluate" not in group:
+        return {}
+    rows = group[(group["status"] == "ok") & ~group["cold"] & group["evaluate"].notna()]
+    if rows.empty:
+        return {}
+    metrics = pd.DataFrame([json.loads(text) for text in rows["evaluate"]])
+    return {name: float(value) for name, value in metrics.median().items()}
+
+
 def analyse(fits: pd.DataFrame, tasks: pd.DataFrame | None = None, alpha: float = ALPHA) -> list[ScenarioAnalysis]:
     """A :class:`ScenarioAnalysis` per (engine, scenario, cores), in a stable order.
 
@@ -225,6 +241,7 @@ def analyse(fits: pd.DataFrame, tasks: pd.DataFrame | None = None, alpha: float 
             failures=failures.reset_index(drop=True),
             alpha=alpha,
         )
+        analysis.evaluate = _evaluate_medians(group)
         serial_id = serial_reference(warm_fits(group))
         if serial_id is not None:
             analysis.serial_config = serial_id
