@@ -1,9 +1,10 @@
 """Base models as the user runs them: which class and params each model kind gets.
 
 A scenario names its base models per model kind, as the learners do (``nuisance``,
-``propensity``, ``treatment``): ``base_model`` is the default of every kind,
-``model_params`` is laid over every kind's params, and ``nuisance_model`` /
-``propensity_model`` / ``treatment_model`` (a :class:`ModelChoice`) override one kind.
+``propensity``, ``treatment``): ``base_model`` with ``model_params`` (laid over its
+defaults) is the model of every kind, unless ``nuisance_model`` /
+``propensity_model`` / ``treatment_model`` (a :class:`ModelChoice` with params of its
+own) names another for one kind.
 A model is a registry name (:data:`scenarios.base_models.BASE_MODELS`: named defaults
 with a regressor, a classifier and default params) or any importable estimator
 ``"package.module:Class"``. Either way the thread count is explicit: through the
@@ -214,9 +215,9 @@ class ResolvedModel:
         return wrapper, {"estimator": f"{self.cls.__module__}:{self.cls.__qualname__}", "n_threads": n_threads, "params": params}
 
 
-def _resolve_one(kind: str, role: ModelKind, choice: ModelChoice, shared: Mapping[str, Any], seed: int) -> ResolvedModel:
-    where = f"{kind}_model {choice.model!r}"
-    user = {**shared, **choice.model_params}
+def _resolve_one(kind: str, role: ModelKind, choice: ModelChoice, seed: int) -> ResolvedModel:
+    where = f"{kind} model {choice.model!r}"
+    user = dict(choice.model_params)
     if choice.model in BASE_MODELS:  # a named default of the same mechanism
         spec = get_base_model(choice.model)
         cls = spec.model_class(role)
@@ -257,11 +258,10 @@ def resolve_models(scenario: Scenario) -> dict[str, ResolvedModel]:
     roles: dict[str, ModelKind] = {"nuisance": "classifier" if scenario.outcome == "binary" else "regressor"}
     if scenario.learner in _WITH_SECOND_STAGE:
         roles.update(propensity="classifier", treatment="regressor")
-    shared = scenario.model_params or Params()
+    default = ModelChoice(scenario.base_model, scenario.model_params or Params())
     out = {}
     for kind, role in roles.items():
-        choice = getattr(scenario, f"{kind}_model") or ModelChoice(scenario.base_model)
-        out[kind] = _resolve_one(kind, role, choice, shared, scenario.seed)
+        out[kind] = _resolve_one(kind, role, getattr(scenario, f"{kind}_model") or default, scenario.seed)
     return out
 
 

@@ -203,7 +203,7 @@ class Scenario:
         data: a :class:`FileData` (the user's table) instead of synthetic data; then
             ``n_rows``, ``n_features`` and ``n_variants`` are the file's (filled by
             :func:`scenarios.files.file_scenario`) and ``effect``/``propensity`` "n/a".
-        model_params: params laid over every base model's (:mod:`scenarios.models`).
+        model_params: params of ``base_model``, laid over its defaults (:mod:`scenarios.models`).
         nuisance_model, propensity_model, treatment_model: a :class:`ModelChoice`
             for one model kind instead of ``base_model``.
     """

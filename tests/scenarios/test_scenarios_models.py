@@ -26,11 +26,9 @@ def fitted_models(learner):
 
 def test_user_estimator_and_params_reach_every_base_model(tmp_path):
     scenario = Scenario(
-        learner="DR", n_rows=300, n_variants=3, n_folds=2, base_model="lightgbm_small", n_features=3,
-        model_params={"max_depth": 3},
-        nuisance_model={"model": "sklearn.ensemble:ExtraTreesRegressor", "model_params": {"n_estimators": 7}},
-        propensity_model={"model": "sklearn.ensemble:ExtraTreesClassifier", "model_params": {"n_estimators": 5}},
-        treatment_model={"model": "sklearn.ensemble:ExtraTreesRegressor", "model_params": {"n_estimators": 6}},
+        learner="DR", n_rows=300, n_variants=3, n_folds=2, n_features=3,
+        base_model="sklearn.ensemble:ExtraTreesRegressor", model_params={"max_depth": 3, "n_estimators": 7},
+        propensity_model={"model": "sklearn.ensemble:ExtraTreesClassifier", "model_params": {"n_estimators": 5, "max_depth": 3}},
     )
     workload = FitScenario("core", scenario.to_dict(), THREADS, data_dir=str(tmp_path))
     workload.prepare()
@@ -44,7 +42,7 @@ def test_user_estimator_and_params_reach_every_base_model(tmp_path):
             assert type(m) is cls and m.n_estimators == n_estimators
     for models_of_kind in workload.learner._treatment_models.values():
         for m in [e for cf in models_of_kind for e in (*cf._estimators, cf._overall_estimator)]:
-            assert type(m) is ExtraTreesRegressor and m.n_estimators == 6
+            assert type(m) is ExtraTreesRegressor and m.n_estimators == 7
     assert {m.max_depth for m in models} == {3} and {m.n_jobs for m in models} == {2}
     trace = workload.learner.fit_trace_
     assert len(trace) == len(models) and {t.model_n_jobs for t in trace} == {2}  # explicit in the task trace
