@@ -15,6 +15,7 @@ from pathlib import Path
 from harness.config import BACKENDS, ParallelConfig
 from harness.engines import ENGINES, check_engine
 from harness.errors import HarnessError, UsageError, user_input
+from harness.own_data import add_data_options, data_preset_file, data_scenario, preset_text
 from harness.render.hints import DEFAULT_DB
 
 UserError = UsageError  # the name the commands below raise
@@ -124,8 +125,13 @@ def cmd_measure(args: argparse.Namespace) -> int:
     from harness.measure import available_cores
     from harness.trial import TrialSpec, run_trial
 
-    with user_input("--scenario: "):
-        scenario = resolve_scenario(args.scenario, args.preset)
+    if args.data:
+        scenario = data_scenario(args)
+    elif args.scenario is None:
+        raise UserError("give --scenario ID-or-fields, or --data FILE --outcome COLUMN --treatment COLUMN")
+    else:
+        with user_input("--scenario: "):
+            scenario = resolve_scenario(args.scenario, args.preset)
     spec = TrialSpec(
         workload="scenario",
         params={"engine": args.engine, "scenario": scenario.to_dict(), "config": args.config.to_dict()},
@@ -147,7 +153,7 @@ def cmd_measure(args: argparse.Namespace) -> int:
         threads = sorted({t["model_n_jobs"] for t in tasks if t["model_n_jobs"] is not None})
         print(
             f"  fit {s.index} ({s.kind}): wall {s.wall_s:.3f} s, cpu {s.cpu_s:.3f} s, "
-            f"util {s.cpu_util:.0%}, peak mem {mem}, cate rmse {rmse:.4f}"
+            f"util {s.cpu_util:.0%}, peak mem {mem}, cate rmse {'n/a' if rmse is None else f'{rmse:.4f}'}"
             + (f", {len(tasks)} tasks, model threads {threads}" if tasks else "")
         )
     return 0 if result.ok else 1
@@ -156,7 +162,17 @@ def cmd_measure(args: argparse.Namespace) -> int:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from harness.sweep import SweepOptions, run_sweep
 
+    if args.data:  # the flags' workload, as a preset file next to the database
+        args.scenarios = str(data_preset_file(args))
     return run_sweep(SweepOptions.from_args(args))
+
+
+def cmd_init_preset(args: argparse.Namespace) -> int:
+    if not args.data:
+        raise UserError("init-preset: give --data FILE --outcome COLUMN --treatment COLUMN")
+    data_scenario(args)  # the file read and checked: the preset printed is one that loads
+    print(preset_text(args), end="")
+    return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -294,8 +310,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("measure", help="measure one (engine, scenario, config) trial and print its figures")
-    p.add_argument("--scenario", required=True, help="a scenario id (or unique prefix) from the presets, or fields like learner=T,n_rows=10000")
+    p.add_argument("--scenario", help="a scenario id (or unique prefix) from the presets, or fields like learner=T,n_rows=10000")
     p.add_argument("--preset", help="look the scenario id up in this preset only")
+    add_data_options(p)
     p.add_argument("--config", type=_config, default=ParallelConfig(), help="'default' or model=2,folds=1,stage=1,backend=loky")
     p.add_argument("--engine", default="core", choices=list(ENGINES))
     p.add_argument("--repeats", type=_positive_int, default=3, help="fits in the trial: the first is cold, the rest warm")
@@ -317,7 +334,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the random interleaving order")
     p.add_argument("--mem-interval", type=_positive_float, default=0.1, help="seconds between memory samples of a trial's process tree (default 0.1; shorter costs the supervisor more CPU)")
     p.add_argument("--no-report", action="store_true", help="do not print the report at the end")
+    add_data_options(p)
     p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser("init-preset", help="print the preset TOML of a workload on your data file (--data ...), to edit and keep")
+    add_data_options(p)
+    p.set_defaults(func=cmd_init_preset)
 
     p = sub.add_parser(
         "tune",

@@ -162,3 +162,68 @@ def test_all_five_learners_on_csv_and_parquet(tmp_path):
     assert set(fits["learner"]) == {"S", "T", "X", "R", "DR"} and fits["cate_rmse"].isna().all()
     assert main(["plot", "--db", str(db), "--out", str(tmp_path / "plots")]) == 0
     assert any((tmp_path / "plots").glob("*.png"))
+
+
+# -- the README's section, run -------------------------------------------------------------
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def readme_section() -> tuple[list[str], str]:
+    """The commands (```bash blocks) and the TOML (```toml block) of "Benchmark your own workload"."""
+    text = README.read_text().split("## Benchmark your own workload", 1)[1].split("\n## ", 1)[0]
+    blocks = text.split("```")[1::2]
+    commands = [line for b in blocks if b.startswith("bash") for line in b.splitlines()[1:] if line.strip()]
+    toml = next(b for b in blocks if b.startswith("toml")).split("\n", 1)[1]
+    return commands, toml
+
+
+def test_readme_own_workload_commands_run(tmp_path, monkeypatch, capsys):
+    from scenarios import load_preset
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HARNESS_LOCK_FILE", str(tmp_path / "trial.lock"))
+    write_events(tmp_path / "events.parquet")
+    commands, toml = readme_section()
+    assert [c.split()[3] for c in commands] == ["sweep", "report", "recommend", "init-preset", "sweep"]
+    for command in commands:
+        # Test-sized: fewer trees, one level and repeat, the stored measurements only.
+        argv = command.replace("n_estimators=500", "n_estimators=20").split()[3:]
+        target = None
+        if ">" in argv:
+            argv, target = argv[: argv.index(">")], argv[argv.index(">") + 1]
+        if argv[0] == "sweep":
+            argv += [*FAST, "--no-report"]
+        if argv[0] == "recommend":
+            argv.append("--no-remeasure")
+        assert main(argv) == 0, command
+        out = capsys.readouterr().out
+        if target:
+            Path(target).write_text(out)
+        if argv[0] == "report":
+            assert "DR-events-" in out and "No true CATE on this data" in out
+    fits = load_fits(tmp_path / "results" / "mine.db")
+    assert fits["scenario_id"].nunique() == 1 and (fits["status"] == "ok").all()  # the preset is the flags' workload
+    assert set(fits["repeat"]) == {0}
+    (tmp_path / "readme.toml").write_text(toml)
+    (scenario,) = load_preset(tmp_path / "readme.toml")
+    assert scenario.model_params == {"n_estimators": 500, "num_leaves": 63}
+    assert scenario.propensity_model.model == "sklearn.ensemble:HistGradientBoostingClassifier"
+
+
+def test_measure_with_data_flags(tmp_path, capsys):
+    write_events(tmp_path / "events.csv")
+    argv = ["measure", "--data", str(tmp_path / "events.csv"), "--outcome", "y", "--treatment", "arm",
+            "--features", "age,visits,city", "--learner", "T", "--folds", "2", "--model", "lightgbm_small",
+            "--model-params", "n_estimators=7,learning_rate=0.2", "--repeats", "2"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "T-events-" in out and "cate rmse n/a" in out and "model threads" in out
+
+
+def test_data_flags_need_outcome_and_treatment(tmp_path, capsys):
+    write_events(tmp_path / "events.csv")
+    db = tmp_path / "out.db"
+    assert main(["sweep", "--data", str(tmp_path / "events.csv"), "--outcome", "y", "--db", str(db)]) == 2
+    assert capsys.readouterr().err.strip() == f"error: --data {tmp_path / 'events.csv'}: --treatment must be given too"
+    assert not db.exists()
