@@ -208,7 +208,12 @@ def cmd_tune(args: argparse.Namespace) -> int:
     from scenarios import load_preset
 
     with user_input():
-        scenarios = [resolve_scenario(args.scenario)] if args.scenario is not None else list(load_preset(args.preset))
+        if args.data:
+            scenarios = [data_scenario(args)]
+        elif args.scenario is None and args.preset is None:
+            raise UserError("give --scenario, --preset or --data FILE --outcome COLUMN --treatment COLUMN")
+        else:
+            scenarios = [resolve_scenario(args.scenario)] if args.scenario is not None else list(load_preset(args.preset))
         check_engine(args.engine)
         db = _db_path(args.db, must_exist=False)
         objectives = parse_objectives(args.objectives)
@@ -243,7 +248,13 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     with user_input():
         check_engine(args.engine)
         db = Path(args.db)
-        scenario = stored_scenario(db, args.scenario, args.engine)
+        if args.data:
+            scenario = data_scenario(args)
+            args.scenario = scenario.id
+        elif args.scenario is None:
+            raise UserError("give --scenario ID-or-fields, or --data FILE --outcome COLUMN --treatment COLUMN")
+        else:
+            scenario = stored_scenario(db, args.scenario, args.engine)
     if scenario is None:
         try:
             with user_input():
@@ -351,9 +362,10 @@ def build_parser() -> argparse.ArgumentParser:
             "  pip install optuna-dashboard && optuna-dashboard sqlite:///results/harness.db"
         ),
     )
-    source = p.add_mutually_exclusive_group(required=True)
+    source = p.add_mutually_exclusive_group()
     source.add_argument("--scenario", help="a scenario id (or unique prefix) from the presets, or fields like learner=T,n_rows=10000")
     source.add_argument("--preset", help="one study per scenario of this preset")
+    add_data_options(p)
     p.add_argument("--trials", type=_positive_int, default=20, help="configs to measure in this call, per study (default 20)")
     p.add_argument("--repeats", type=_positive_int, default=3, help="trials per config; the objective is their median (default 3)")
     p.add_argument("--timeout", type=_positive_float, default=600.0, help="seconds per trial before it is killed and recorded as failed")
@@ -372,7 +384,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_tune)
 
     p = sub.add_parser("recommend", help="re-measure the leaders of a workload interleaved and recommend the simplest tied with the fastest")
-    p.add_argument("--scenario", required=True, help="a scenario id (or unique prefix) in the database or the presets, or fields like learner=T,n_rows=10000")
+    p.add_argument("--scenario", help="a scenario id (or unique prefix) in the database or the presets, or fields like learner=T,n_rows=10000")
+    add_data_options(p)
     p.add_argument("--db", default=str(DEFAULT_DB))
     p.add_argument("--engine", default="core", choices=list(ENGINES))
     p.add_argument("--top", type=_positive_int, default=3, help="leaders to re-measure (default 3)")

@@ -227,3 +227,17 @@ def test_data_flags_need_outcome_and_treatment(tmp_path, capsys):
     assert main(["sweep", "--data", str(tmp_path / "events.csv"), "--outcome", "y", "--db", str(db)]) == 2
     assert capsys.readouterr().err.strip() == f"error: --data {tmp_path / 'events.csv'}: --treatment must be given too"
     assert not db.exists()
+
+
+def test_tune_and_recommend_with_data_flags(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HARNESS_LOCK_FILE", str(tmp_path / "trial.lock"))
+    write_events(tmp_path / "events.csv")
+    db = str(tmp_path / "out.db")
+    workload = ["--data", str(tmp_path / "events.csv"), "--outcome", "y", "--treatment", "arm", "--features",
+                "age,visits,city", "--learner", "X", "--folds", "2", "--model", "lightgbm_small"]
+    assert main(["tune", *workload, "--db", db, "--trials", "2", "--repeats", "1", "--levels", "1", "--backends", "loky"]) == 0
+    fits = load_fits(db)
+    assert fits["scenario_id"].nunique() == 1 and fits["scenario_id"].iloc[0].startswith("X-events-")
+    capsys.readouterr()
+    assert main(["recommend", *workload, "--db", db, "--no-remeasure"]) == 0
+    assert "X-events-" in capsys.readouterr().out
