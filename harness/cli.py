@@ -17,6 +17,7 @@ from harness.cli_parser import build_parser
 from harness.engines import check_engine
 from harness.errors import HarnessError, UsageError, user_input
 from harness.paths import db_path as _db_path, out_dir, out_file, wrote
+from harness.own_data import data_preset_file, data_scenario, preset_text
 
 UserError = UsageError  # the name the commands below raise
 
@@ -62,8 +63,13 @@ def cmd_measure(args: argparse.Namespace) -> int:
     from harness.measure import available_cores
     from harness.trial import TrialSpec, run_trial
 
-    with user_input("--scenario: "):
-        scenario = resolve_scenario(args.scenario, args.preset)
+    if args.data:
+        scenario = data_scenario(args)
+    elif args.scenario is None:
+        raise UserError("give --scenario ID-or-fields, or --data FILE --outcome COLUMN --treatment COLUMN")
+    else:
+        with user_input("--scenario: "):
+            scenario = resolve_scenario(args.scenario, args.preset)
     from harness.runner import DEFAULT_VALUES
 
     fits = args.repeats if args.repeats is not None else 1 + (args.values or DEFAULT_VALUES)
@@ -88,7 +94,7 @@ def cmd_measure(args: argparse.Namespace) -> int:
         threads = sorted({t["model_n_jobs"] for t in tasks if t["model_n_jobs"] is not None})
         print(
             f"  fit {s.index} ({s.kind}): wall {s.wall_s:.3f} s, cpu {s.cpu_s:.3f} s, "
-            f"util {s.cpu_util:.0%}, peak mem {mem}, cate rmse {rmse:.4f}"
+            f"util {s.cpu_util:.0%}, peak mem {mem}, cate rmse {'n/a' if rmse is None else f'{rmse:.4f}'}"
             + (f", {len(tasks)} tasks, model threads {threads}" if tasks else "")
         )
     return 0 if result.ok else 1
@@ -97,7 +103,17 @@ def cmd_measure(args: argparse.Namespace) -> int:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from harness.sweep import SweepOptions, run_sweep
 
+    if args.data:  # the flags' workload, as a preset file next to the database
+        args.scenarios = str(data_preset_file(args))
     return run_sweep(SweepOptions.from_args(args))
+
+
+def cmd_init_preset(args: argparse.Namespace) -> int:
+    if not args.data:
+        raise UserError("init-preset: give --data FILE --outcome COLUMN --treatment COLUMN")
+    data_scenario(args)  # the file read and checked: the preset printed is one that loads
+    print(preset_text(args), end="")
+    return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -137,7 +153,12 @@ def cmd_tune(args: argparse.Namespace) -> int:
     from scenarios import load_preset
 
     with user_input():
-        scenarios = [resolve_scenario(args.scenario)] if args.scenario is not None else list(load_preset(args.preset))
+        if args.data:
+            scenarios = [data_scenario(args)]
+        elif args.scenario is None and args.preset is None:
+            raise UserError("give --scenario, --preset or --data FILE --outcome COLUMN --treatment COLUMN")
+        else:
+            scenarios = [resolve_scenario(args.scenario)] if args.scenario is not None else list(load_preset(args.preset))
         check_engine(args.engine)
         db = _db_path(args.db, must_exist=False)
         objectives = parse_objectives(args.objectives)
@@ -174,7 +195,13 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     with user_input():
         check_engine(args.engine)
         db = _db_path(args.db, must_exist=False)
-        scenario = stored_scenario(db, args.scenario, args.engine)
+        if args.data:
+            scenario = data_scenario(args)
+            args.scenario = scenario.id
+        elif args.scenario is None:
+            raise UserError("give --scenario ID-or-fields, or --data FILE --outcome COLUMN --treatment COLUMN")
+        else:
+            scenario = stored_scenario(db, args.scenario, args.engine)
     if scenario is None:
         try:
             with user_input():
@@ -234,7 +261,7 @@ def _write_text(path: Path, text: str) -> str:
 
 COMMANDS = {
     "list": cmd_list, "measure": cmd_measure, "sweep": cmd_sweep, "tune": cmd_tune,
-    "recommend": cmd_recommend, "export": cmd_export, "report": cmd_report,
+    "recommend": cmd_recommend, "init-preset": cmd_init_preset, "export": cmd_export, "report": cmd_report,
     "compare": cmd_compare, "plot": cmd_plot,
 }
 

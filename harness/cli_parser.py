@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from harness.analysis.stats import ALPHA, MIN_EFFECT, RANKS
 from harness.config import BACKENDS, ParallelConfig
 from harness.engines import ENGINES, check_engine
+from harness.own_data import add_data_options
 from harness.render.hints import DEFAULT_DB
 
 __all__ = ["build_parser"]
@@ -130,8 +131,9 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p.set_defaults(func=commands["list"])
 
     p = sub.add_parser("measure", help="measure one (engine, scenario, config) trial and print its figures")
-    p.add_argument("--scenario", required=True, help="a scenario id (or unique prefix) from the presets, or fields like learner=T,n_rows=10000")
+    p.add_argument("--scenario", help="a scenario id (or unique prefix) from the presets, or fields like learner=T,n_rows=10000")
     p.add_argument("--preset", help="look the scenario id up in this preset only")
+    add_data_options(p)
     p.add_argument("--config", type=_config, default=ParallelConfig(), help="'default' or model=2,folds=1,stage=1,backend=loky")
     p.add_argument("--engine", default="core", choices=list(ENGINES))
     fits = p.add_mutually_exclusive_group()
@@ -156,7 +158,12 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p.add_argument("--seed", type=int, default=0, help="seed of the random interleaving order")
     p.add_argument("--mem-interval", type=_positive_float, default=0.1, help="seconds between memory samples of a trial's process tree (default 0.1; shorter costs the supervisor more CPU)")
     p.add_argument("--no-report", action="store_true", help="do not print the report at the end")
+    add_data_options(p)
     p.set_defaults(func=commands["sweep"])
+
+    p = sub.add_parser("init-preset", help="print the preset TOML of a workload on your data file (--data ...), to edit and keep")
+    add_data_options(p)
+    p.set_defaults(func=commands["init-preset"])
 
     p = sub.add_parser(
         "tune",
@@ -168,9 +175,10 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
             "  pip install optuna-dashboard && optuna-dashboard sqlite:///results/harness.db"
         ),
     )
-    source = p.add_mutually_exclusive_group(required=True)
+    source = p.add_mutually_exclusive_group()
     source.add_argument("--scenario", help="a scenario id (or unique prefix) from the presets, or fields like learner=T,n_rows=10000")
     source.add_argument("--preset", help="one study per scenario of this preset")
+    add_data_options(p)
     p.add_argument("--trials", type=_positive_int, default=20, help="configs to measure in this call, per study (default 20)")
     p.add_argument("--repeats", type=_positive_int, default=3, help="trials per config; the objective is the median of their warm walls (default 3)")
     p.add_argument("--values", type=_positive_int, default=2, help=VALUES_HELP + " (default 2)")
@@ -191,7 +199,8 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p.set_defaults(func=commands["tune"])
 
     p = sub.add_parser("recommend", help="re-measure the leaders of a workload interleaved and recommend the simplest tied with the fastest")
-    p.add_argument("--scenario", required=True, help="a scenario id (or unique prefix) in the database or the presets, or fields like learner=T,n_rows=10000")
+    p.add_argument("--scenario", help="a scenario id (or unique prefix) in the database or the presets, or fields like learner=T,n_rows=10000")
+    add_data_options(p)
     p.add_argument("--db", default=str(DEFAULT_DB), help=DB_HELP + "; may be missing when --scenario is in the presets")
     p.add_argument("--engine", default="core", choices=list(ENGINES))
     p.add_argument("--top", type=_positive_int, default=3, help="leaders to re-measure (default 3)")

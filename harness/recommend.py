@@ -25,6 +25,8 @@ command that measures it.
 
 from __future__ import annotations
 
+import contextlib
+
 import math
 import random
 from collections.abc import Callable
@@ -130,9 +132,13 @@ def stored_scenario(db: str | Path, text: str, engine: str | None = None) -> Sce
         return None
     if len(ids) > 1:
         raise UsageError(f"--scenario {text!r} is ambiguous in {db}: {', '.join(ids)}")
-    row = fits[fits["scenario_id"] == ids[0]].iloc[0]
-    fields = [f for f in Scenario.__dataclass_fields__ if f in row.index]
-    return Scenario.from_dict({f: (row[f].item() if hasattr(row[f], "item") else row[f]) for f in fields})
+    import json
+    import sqlite3
+
+    # The whole scenario as recorded (a data file's and the models' fields are not columns).
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+        (text,) = conn.execute("SELECT scenario FROM harness_trials WHERE scenario_id = ? LIMIT 1", (ids[0],)).fetchone()
+    return Scenario.from_dict(json.loads(text))
 
 
 def _fits_here(db: Path, engine: str, scenario: Scenario, cores: int | None) -> pd.DataFrame:

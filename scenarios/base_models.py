@@ -34,9 +34,6 @@ if TYPE_CHECKING:
 ModelKind = Literal["regressor", "classifier"]
 _KINDS: tuple[str, ...] = ("regressor", "classifier")
 
-#: Learners that have a propensity model and treatment (second-stage) models.
-_LEARNERS_WITH_PROPENSITY = frozenset({"X", "R", "DR"})
-_LEARNERS_WITH_TREATMENT_MODELS = frozenset({"X", "R", "DR"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -240,47 +237,11 @@ def make_model(
 
 
 def learner_kwargs(scenario: Scenario, model_n_jobs: int | None) -> dict[str, Any]:
-    """Constructor kwargs for a metalearners-style learner class (the API of
-    ``metalearners`` 0.13), e.g.
-    ``metalearner_factory(s.learner)(**learner_kwargs(s, 1))``.
+    """Constructor kwargs for a metalearners-style learner class; see
+    :func:`scenarios.models.learner_kwargs` (the registry entries are its named defaults)."""
+    from scenarios.models import learner_kwargs as _learner_kwargs
 
-    - nuisance models: the regressor (continuous outcome) or classifier (binary);
-    - propensity model: the classifier (X, R, DR only; ``None`` for S, T);
-    - treatment models: the regressor (X, R, DR only; ``None`` for S, T);
-    - every model gets the same params, the same explicit thread count
-      ``model_n_jobs`` and ``random_state=scenario.seed`` where it has a seed;
-    - ``n_folds`` and ``random_state`` come from the scenario.
-
-    Fold- and stage-level parallelism (``n_jobs_cross_fitting``,
-    ``n_jobs_base_learners``) are ``fit`` arguments and not part of these kwargs.
-    """
-    spec = get_base_model(scenario.base_model)
-    outcome_kind: ModelKind = "classifier" if scenario.outcome == "binary" else "regressor"
-    seed = scenario.seed
-    has_propensity = scenario.learner in _LEARNERS_WITH_PROPENSITY
-    has_treatment = scenario.learner in _LEARNERS_WITH_TREATMENT_MODELS
-    return {
-        "is_classification": scenario.outcome == "binary",
-        "n_variants": scenario.n_variants,
-        "nuisance_model_factory": spec.model_class(outcome_kind),
-        "nuisance_model_params": model_params(
-            spec, model_n_jobs, kind=outcome_kind, random_state=seed
-        ),
-        "propensity_model_factory": spec.classifier if has_propensity else None,
-        "propensity_model_params": (
-            model_params(spec, model_n_jobs, kind="classifier", random_state=seed)
-            if has_propensity
-            else None
-        ),
-        "treatment_model_factory": spec.regressor if has_treatment else None,
-        "treatment_model_params": (
-            model_params(spec, model_n_jobs, kind="regressor", random_state=seed)
-            if has_treatment
-            else None
-        ),
-        "n_folds": scenario.n_folds,
-        "random_state": seed,
-    }
+    return _learner_kwargs(scenario, model_n_jobs)
 
 
 __all__ = [

@@ -19,7 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from scenarios.data import ARRAY_FIELDS, MAX_TEST_ROWS, DataSource, SyntheticData, as_data_spec, generate
-from scenarios.spec import DataSpec
+from scenarios.filedata import FileData
+from scenarios.files import FileTable, load_file_data
+from scenarios.spec import DataSpec, Scenario
 
 __all__ = ["CACHE_ENV_VAR", "cache_path", "default_cache_dir", "load_data"]
 
@@ -95,13 +97,19 @@ def _write_atomic(path: Path, data: SyntheticData) -> None:
 
 def load_data(
     source: DataSource, cache_dir: str | os.PathLike[str] | None = None
-) -> SyntheticData:
+) -> SyntheticData | FileTable:
     """The data set of a scenario, from the disk cache when present.
+
+    A scenario on a data file (or its :class:`FileData`) gets its converted arrays,
+    memory-mapped (:func:`scenarios.files.load_file_data`).
 
     On a miss (or a damaged file) the data is generated and written atomically to
     :func:`cache_path`; later calls, from any process, only read the ``.npz``
     (uncompressed, so loading costs about a disk read).
     """
+    file_data = source.data if isinstance(source, Scenario) else source
+    if isinstance(file_data, FileData):
+        return load_file_data(file_data, Path(cache_dir) if cache_dir is not None else default_cache_dir())
     spec = as_data_spec(source)
     path = cache_path(spec, cache_dir)
     cached = _read(path, spec)

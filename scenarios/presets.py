@@ -19,6 +19,12 @@ Format::
     n_variants = 2
     n_folds = 5
 
+A scenario on the user's own table names it instead of ``n_rows``/``n_variants``:
+``data = { path = "events.parquet", outcome = "y", treatment = "w" }`` (a path relative
+to the preset file; see :mod:`scenarios.files`), and any scenario can give its base
+models as the user runs them: ``model_params = {...}``, ``nuisance_model = { model =
+"package.module:Class", model_params = {...} }`` (see :mod:`scenarios.models`).
+
 Each entry is merged over ``[defaults]``; every field given as a list (in the entry
 or in the defaults) expands to the cartesian product of the lists. A bad preset
 raises :class:`PresetError` with one line naming the file, the entry and the key;
@@ -35,6 +41,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from scenarios.files import file_scenario
 from scenarios.spec import Scenario
 
 if sys.version_info >= (3, 11):
@@ -62,6 +69,9 @@ _FIELDS = tuple(f.name for f in dataclasses.fields(Scenario))
 _REQUIRED = tuple(
     f.name for f in dataclasses.fields(Scenario) if f.default is dataclasses.MISSING
 )
+
+
+_REQUIRED_WITH_FILE = tuple(name for name in _REQUIRED if name not in ("n_rows", "n_variants"))
 
 
 class PresetError(ValueError):
@@ -165,15 +175,20 @@ def load_preset(name_or_path: str | os.PathLike[str]) -> list[Scenario]:
         what = f"[[scenario]] #{index}"
         entry = _check_table(where, raw, what)
         for fields in _expand({**defaults, **entry}):
-            missing = [name for name in _REQUIRED if name not in fields]
+            # On a data file, rows, features and variants come from the file.
+            required = _REQUIRED_WITH_FILE if "data" in fields else _REQUIRED
+            missing = [name for name in required if name not in fields]
             if missing:
                 raise PresetError(
                     f"{where}: {what}: missing key(s) {', '.join(map(repr, missing))}; "
                     "set them in the entry or in [defaults]"
                 )
             try:
-                scenario = Scenario(**fields)
-            except (TypeError, ValueError) as exc:
+                if "data" in fields:
+                    scenario = file_scenario(fields, base_dir=Path(where).resolve().parent)
+                else:
+                    scenario = Scenario(**fields)
+            except (TypeError, ValueError, OSError) as exc:
                 raise PresetError(f"{where}: {what}: {_one_line(str(exc))}") from None
             if scenario in origin:
                 raise PresetError(

@@ -23,11 +23,18 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from scenarios.base_models import BASE_MODELS
+from scenarios.filedata import FileData
+from scenarios.models import ModelChoice, Params
 
 LEARNERS: tuple[str, ...] = ("S", "T", "X", "R", "DR")
 OUTCOMES: tuple[str, ...] = ("continuous", "binary")
 EFFECTS: tuple[str, ...] = ("constant", "linear", "nonlinear")
 PROPENSITIES: tuple[str, ...] = ("randomised", "confounded")
+#: ``effect`` and ``propensity`` of a scenario on a data file: unknown.
+NOT_APPLICABLE = "n/a"
+#: The optional fields: left out of ``to_dict`` (and so of the id) when unset, so that
+#: every scenario without them keeps the id it always had.
+_OPTIONAL_FIELDS = ("data", "model_params", "nuisance_model", "propensity_model", "treatment_model")
 
 #: Smallest allowed ``n_rows``.
 MIN_ROWS = 100
@@ -193,6 +200,12 @@ class Scenario:
         propensity: ``randomised`` (uniform, independent of X) or ``confounded``
             (depends on X; every variant keeps probability >= 0.05).
         seed: data seed, also the learner's ``random_state`` (>= 0).
+        data: a :class:`FileData` (the user's table) instead of synthetic data; then
+            ``n_rows``, ``n_features`` and ``n_variants`` are the file's (filled by
+            :func:`scenarios.files.file_scenario`) and ``effect``/``propensity`` "n/a".
+        model_params: params of ``base_model``, laid over its defaults (:mod:`scenarios.models`).
+        nuisance_model, propensity_model, treatment_model: a :class:`ModelChoice`
+            for one model kind instead of ``base_model``.
     """
 
     learner: str
@@ -205,6 +218,11 @@ class Scenario:
     effect: str = "linear"
     propensity: str = "randomised"
     seed: int = 0
+    data: FileData | None = None
+    model_params: Params | None = None
+    nuisance_model: ModelChoice | None = None
+    propensity_model: ModelChoice | None = None
+    treatment_model: ModelChoice | None = None
 
     DATA_FIELDS: ClassVar[tuple[str, ...]] = (
         "n_rows",
@@ -222,12 +240,24 @@ class Scenario:
         set_(self, "n_rows", _check_int("n_rows", self.n_rows, MIN_ROWS))
         set_(self, "n_variants", _check_int("n_variants", self.n_variants, 2, MAX_VARIANTS))
         set_(self, "n_folds", _check_int("n_folds", self.n_folds, 2))
-        _check_choice("base_model", self.base_model, sorted(BASE_MODELS))
+        if not (isinstance(self.base_model, str) and ":" in self.base_model):  # else an import path
+            _check_choice("base_model", self.base_model, sorted(BASE_MODELS))
         set_(self, "n_features", _check_int("n_features", self.n_features, 1))
         _check_choice("outcome", self.outcome, OUTCOMES)
-        _check_choice("effect", self.effect, EFFECTS)
-        _check_choice("propensity", self.propensity, PROPENSITIES)
+        if self.data is not None:
+            set_(self, "data", FileData.from_dict(self.data))
+            _check_choice("effect", self.effect, (NOT_APPLICABLE,))
+            _check_choice("propensity", self.propensity, (NOT_APPLICABLE,))
+        else:
+            _check_choice("effect", self.effect, EFFECTS)
+            _check_choice("propensity", self.propensity, PROPENSITIES)
         set_(self, "seed", _check_int("seed", self.seed, 0))
+        if self.model_params is not None:
+            set_(self, "model_params", Params(self.model_params))
+        for kind in ("nuisance", "propensity", "treatment"):
+            value = getattr(self, f"{kind}_model")
+            if value is not None:
+                set_(self, f"{kind}_model", ModelChoice.parse(value, f"{kind}_model"))
 
     @functools.cached_property  # a frozen value: hashed once, not per planned trial
     def id(self) -> str:
@@ -235,8 +265,15 @@ class Scenario:
         ``DR-50k-f20-v2-k5-lightgbm-cont-lin-rand-s0-<6 hex>``.
 
         The readable part is lossless for the current fields; the hex suffix is a
-        SHA-256 digest of all fields, identical in every process and Python run.
+        SHA-256 digest of all fields, identical in every process and Python run. A
+        scenario on a data file is named after it: ``DR-events-8k-f12-v3-k5-lightgbm-cont-s0-<6 hex>``.
         """
+        if self.data is not None:
+            return (
+                f"{self.learner}-{self.data.stem}-{_short_count(self.n_rows)}-f{self.n_features}"
+                f"-v{self.n_variants}-k{self.n_folds}-{self.model_label}-{_ABBREV[self.outcome]}"
+                f"-s{self.seed}-{_digest(self.to_dict())}"
+            )
         return (
             f"{self.learner}-{_short_count(self.n_rows)}-f{self.n_features}"
             f"-v{self.n_variants}-k{self.n_folds}-{self.base_model}"
@@ -245,8 +282,16 @@ class Scenario:
         )
 
     @property
-    def data_spec(self) -> DataSpec:
-        """The data-defining fields only (shared by all learners/folds/models)."""
+    def model_label(self) -> str:
+        """``base_model``, or its class name for an import path."""
+        return self.base_model.rpartition(":")[2] if ":" in self.base_model else self.base_model
+
+    @property
+    def data_spec(self) -> DataSpec | FileData:
+        """The data-defining fields only (shared by all learners/folds/models): the
+        :class:`FileData` of a scenario on a file."""
+        if self.data is not None:
+            return self.data
         return DataSpec(**{name: getattr(self, name) for name in self.DATA_FIELDS})
 
     @property
@@ -268,8 +313,14 @@ class Scenario:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain, JSON-able dict of all fields (round-trips through :meth:`from_dict`)."""
-        return dataclasses.asdict(self)
+        """Plain, JSON-able dict of all fields (round-trips through :meth:`from_dict`);
+        the optional fields only when set."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in _OPTIONAL_FIELDS}
+        for name in _OPTIONAL_FIELDS:
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = dict(value) if isinstance(value, Params) else value.to_dict()
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Scenario:

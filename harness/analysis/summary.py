@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+import json
+
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -211,6 +213,9 @@ class ScenarioAnalysis:
         if ranked.empty:
             return None
         return float(np.median(ranked["values"] / ranked["n"]))
+    #: The learner's out-of-sample ``evaluate`` metrics (median over warm fits) where
+    #: there is no true CATE to score (a user's data file).
+    evaluate: dict[str, float] = field(default_factory=dict)
 
     @property
     def ranked(self) -> pd.DataFrame:
@@ -260,6 +265,17 @@ class ScenarioAnalysis:
     @property
     def title(self) -> str:
         return f"{self.engine} | {self.scenario_id}"
+
+
+def _evaluate_medians(group: pd.DataFrame) -> dict[str, float]:
+    """Median of each ``evaluate`` metric over the warm, ok fits (empty when none)."""
+    if "evaluate" not in group:
+        return {}
+    rows = group[(group["status"] == "ok") & ~group["cold"] & group["evaluate"].notna()]
+    if rows.empty:
+        return {}
+    metrics = pd.DataFrame([json.loads(text) for text in rows["evaluate"]])
+    return {name: float(value) for name, value in metrics.median().items()}
 
 
 def analyse(
@@ -315,6 +331,7 @@ def analyse(
                 n_boot=_N_BOOT,
             )
         serial_id = serial_reference(ranked_rows)
+        analysis.evaluate = _evaluate_medians(group)
         if serial_id is not None:
             analysis.serial_config = serial_id
             analysis.serial_wall_s = float(table.loc[table["config_id"] == serial_id, "wall_median"].iloc[0])

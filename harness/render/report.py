@@ -154,6 +154,9 @@ def scenario_notes(a: ScenarioAnalysis) -> list[str]:
             )
     else:
         notes.append("Ideal bound: no task traces of the serial config (core engine) to compute it from.")
+    if a.evaluate:
+        metrics = ", ".join(f"{name} {value:.4g}" for name, value in a.evaluate.items())
+        notes.append(f"No true CATE on this data (CATE RMSE '-'); the learner's own out-of-sample evaluate, median of warm fits: {metrics}.")
     notes += [f"Note: {note}." for note in a.notes]
     return notes
 

@@ -49,14 +49,30 @@ def _constructor(learner: str, kwargs: dict[str, Any]) -> tuple[list[str], list[
     return lines, [f"learner = {learner}(", *args, ")"]
 
 
+def _unwrap_thread_limits(kwargs: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The estimators the harness runs under ``threadpoolctl`` (no thread keyword) as
+    the user writes them, and their class names (the snippet says to limit them)."""
+    from scenarios.models import ThreadLimited, import_estimator
+
+    out, limited = dict(kwargs), []
+    for key, factory in kwargs.items():
+        if key.endswith("_factory") and isinstance(factory, type) and issubclass(factory, ThreadLimited):
+            params_key = key.replace("_factory", "_params")
+            cls = import_estimator(kwargs[params_key]["estimator"])
+            out[key], out[params_key] = cls, dict(kwargs[params_key]["params"] or {})
+            if cls.__name__ not in limited:
+                limited.append(cls.__name__)
+    return out, limited
+
+
 def snippet(config: ParallelConfig, scenario: dict[str, Any] | Scenario, engine: str = "core") -> str:
     """Code to paste for ``config`` on ``scenario`` with ``engine``'s learner class."""
-    from scenarios import Scenario, get_base_model, learner_kwargs
+    from scenarios import Scenario, learner_kwargs
 
     s = scenario if isinstance(scenario, Scenario) else Scenario.from_dict(scenario)
     learner = f"{s.learner}Learner"
     module = "metalearners_core" if engine == "core" else "metalearners"
-    kwargs = learner_kwargs(s, config.model_n_jobs)
+    kwargs, limited = _unwrap_thread_limits(learner_kwargs(s, config.model_n_jobs))
     imports, ctor = _constructor(learner, kwargs)
     pool = not config.is_auto and config.pool_workers > 1
     lines = [*(["import joblib"] if pool else []), *imports, f"from {module} import {learner}", ""]
@@ -64,11 +80,10 @@ def snippet(config: ParallelConfig, scenario: dict[str, Any] | Scenario, engine:
         return "\n".join([*lines, *ctor,
                           'learner.fit(X, y, w, n_jobs_cross_fitting="auto", n_jobs_base_learners="auto")'
                           "  # the scheduler splits the cores"])
-    spec = get_base_model(s.base_model)
     if config.model_n_jobs is None:
         lines.append("# model level: library default (no thread keyword set)")
-    elif spec.thread_param is None:
-        lines.append(f"# {s.base_model} has no thread keyword: limit it with "
+    elif limited:
+        lines.append(f"# {', '.join(limited)} has no thread keyword: limit it with "
                      f"threadpoolctl.threadpool_limits({config.model_n_jobs}) around the fit")
     lines += ctor
     fit_args = [f"{name}={getattr(config, name)}" for name in _FIT_LEVELS if getattr(config, name) is not None]

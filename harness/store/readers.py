@@ -48,7 +48,7 @@ SELECT t.run_id, t.trial_id, t.engine, t.scenario_id,
        t.repeat, f.fit_index, f.cold, t.status, t.reason,
        f.wall_s, f.cpu_s, f.cpu_util, f.peak_mem_mb, f.base_mem_mb,
        COALESCE(f.mem_measure, t.mem_measure) AS mem_measure, f.mem_samples,
-       f.cate_rmse, f.n_tasks, t.n_cores,
+       f.cate_rmse, json_extract(f.extras, '$.evaluate') AS evaluate, f.n_tasks, t.n_cores,
        t.trial_wall_s, t.trial_cpu_s, t.prepare_s, t.exit_code, t.hostname, t.started_at,
        {oversubscription}, b.bins_built, b.bins_copied
 FROM harness_trials AS t

@@ -1,9 +1,16 @@
-"""The real workload: fit one meta-learner on one scenario's cached data."""
+"""The real workload: fit one meta-learner on one scenario's cached data.
+
+Synthetic data has a true CATE, so each fit is scored by its CATE RMSE. A user's
+data file has none: its fits get no RMSE (stored as NULL, never 0) and instead the
+learner's own out-of-sample ``evaluate`` metrics on the file's held-out rows.
+"""
 
 from __future__ import annotations
 
 import warnings
 from typing import Any
+
+import numpy as np
 
 from harness.config import ParallelConfig
 from harness.engines import learner_class, supports
@@ -34,6 +41,10 @@ class FitScenario:
         if not supports(self.engine, self.config):
             raise ValueError(f"engine {self.engine!r} has no {self.config.id!r} config")
         self.data = load_data(self.scenario, cache_dir=self.data_dir)
+        if self.scenario.data is not None and self.scenario.is_classification:
+            self.y = np.asarray(self.data.y, dtype=np.int64)  # checked 0/1 when the file was read
+        else:
+            self.y = self.data.y
         self.learner_class = learner_class(self.engine, self.scenario.learner)
         self.kwargs = learner_kwargs(self.scenario, self.config.model_n_jobs)
         warnings.filterwarnings("ignore")  # library deprecation noise, not results
@@ -49,20 +60,26 @@ class FitScenario:
     def _fit(self) -> None:
         self.learner = self.learner_class(**self.kwargs)
         if self.config.is_auto:  # the library chooses levels, threads and backend
-            self.learner.fit(self.data.X, self.data.y, self.data.w, n_jobs_cross_fitting="auto", n_jobs_base_learners="auto")
+            self.learner.fit(self.data.X, self.y, self.data.w, n_jobs_cross_fitting="auto", n_jobs_base_learners="auto")
             return
         with joblib_backend(self.config.backend):
             self.learner.fit(
                 self.data.X,
-                self.data.y,
+                self.y,
                 self.data.w,
                 n_jobs_cross_fitting=self.config.n_jobs_cross_fitting,
                 n_jobs_base_learners=self.config.n_jobs_base_learners,
             )
 
     def result_extras(self) -> dict[str, Any]:
-        tau = self.learner.predict(self.data.X_test, is_oos=True)
-        extras: dict[str, Any] = {"cate_rmse": cate_rmse(tau, self.data.cate_test)}
+        extras: dict[str, Any] = {}
+        if self.data.cate_test is not None:
+            tau = self.learner.predict(self.data.X_test, is_oos=True)
+            extras["cate_rmse"] = cate_rmse(tau, self.data.cate_test)
+        elif len(self.data.y_test):
+            y_test = np.asarray(self.data.y_test, dtype=np.int64 if self.scenario.is_classification else np.float64)
+            scores = self.learner.evaluate(self.data.X_test, y_test, np.asarray(self.data.w_test), is_oos=True)
+            extras["evaluate"] = {name: float(value) for name, value in scores.items()}
         trace = getattr(self.learner, "fit_trace_", None)
         if trace:
             origin = min(r.start for r in trace)
