@@ -189,9 +189,7 @@ class _OnnxMixin(ABC):
         variant (R- and DR-learner): their outputs stacked to (n_obs, n_variants - 1,
         n_outputs), as ``-tau, tau`` for a binary outcome."""
         check_spox_installed()
-        import spox.opset.ai.onnx.v21 as op
-        from onnx.checker import check_model
-        from spox import build, inline
+        from spox import inline
 
         self._validate_feature_set_none()
         self._validate_onnx_models(models, set(self._necessary_onnx_models().keys()))
@@ -199,16 +197,24 @@ class _OnnxMixin(ABC):
         input_dict = infer_input_dict(models[model_kind][0])
         effect_output_name = models[model_kind][0].graph.output[0].name
 
-        tau_hats = []
-        for model in models[model_kind]:
-            tau_hat_tv = inline(model)(**input_dict)[effect_output_name]
+        tau_hats = [inline(model)(**input_dict)[effect_output_name] for model in models[model_kind]]
+        return self._build_cate_onnx(input_dict, tau_hats, output_name)
+
+    def _build_cate_onnx(self, input_dict: dict[str, Any], tau_hats: Sequence[Any], output_name: str) -> Any:
+        """One ONNX model from each variant's effect (n_obs,): stacked to (n_obs,
+        n_variants - 1, n_outputs), as ``-tau, tau`` for a binary outcome, and checked."""
+        import spox.opset.ai.onnx.v21 as op
+        from onnx.checker import check_model
+        from spox import build
+
+        outputs = []
+        for tau_hat_tv in tau_hats:
             tau_hat_tv = op.unsqueeze(tau_hat_tv, axes=op.constant(value_int=2))
             if self.is_classification:
                 if self._supports_multi_class():
                     raise ValueError("ONNX conversion is not implemented for a multi-class output.")
                 tau_hat_tv = op.concat([op.neg(tau_hat_tv), tau_hat_tv], axis=-1)
-            tau_hats.append(tau_hat_tv)
-
-        final_model = build(input_dict, {output_name: op.concat(tau_hats, axis=1)})
+            outputs.append(tau_hat_tv)
+        final_model = build(input_dict, {output_name: op.concat(outputs, axis=1)})
         check_model(final_model, full_check=True)
         return final_model

@@ -196,8 +196,7 @@ class XLearner(_ConditionalAverageOutcomeMetaLearner):
         warning_experimental_feature("_build_onnx")
         check_spox_installed()
         import spox.opset.ai.onnx.v21 as op
-        from onnx.checker import check_model
-        from spox import build, inline
+        from spox import inline
 
         self._validate_feature_set_none()
         self._validate_onnx_models(models, set(self._necessary_onnx_models().keys()))
@@ -227,13 +226,5 @@ class XLearner(_ConditionalAverageOutcomeMetaLearner):
                 op.mul(share, tau_hat_control[tv]),
                 op.mul(op.sub(op.constant(value_float=1), share), tau_hat_effect[tv]),
             )
-            tau_hat_tv = op.unsqueeze(tau_hat_tv, axes=op.constant(value_int=2))
-            if self.is_classification:
-                if self._supports_multi_class():
-                    raise ValueError("ONNX conversion is not implemented for a multi-class output.")
-                tau_hat_tv = op.concat([op.neg(tau_hat_tv), tau_hat_tv], axis=-1)
             tau_hat.append(tau_hat_tv)
-
-        final_model = build(input_dict, {output_name: op.concat(tau_hat, axis=1)})
-        check_model(final_model, full_check=True)
-        return final_model
+        return self._build_cate_onnx(input_dict, tau_hat, output_name)
