@@ -72,7 +72,7 @@ MIN_EFFECT_HELP = (
     f"practical threshold: a config is 'slower' only when it is significantly AND more than this "
     f"much slower than the fastest, else 'tied' (default {MIN_EFFECT:g}, i.e. {MIN_EFFECT:.0%}; 0.05 or 5% also work)"
 ).replace("%", "%%")  # argparse formats help with %
-ALPHA_HELP = f"significance level of the one-sided Welch t-test on per-trial figures (default {ALPHA:g})"
+ALPHA_HELP = f"significance level of the two-sided Welch t-test on per-trial figures (default {ALPHA:g})"
 RANK_HELP = (
     "which fits to rank: warm (default; fits 2.. of each trial, a process that fits repeatedly) or "
     "cold (the first fit of each trial, one per process: what a batch job that fits once pays)"

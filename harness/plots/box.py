@@ -1,7 +1,7 @@
 """The box plot: every warm wall sample per config, ranked, coloured by the test's verdict.
 
 Boxes show the quartiles, dots the single warm fits, colours THE rule's verdict
-against the fastest (one-sided Welch t-test on per-trial means and the practical
+against the fastest (two-sided Welch t-test on per-trial means and the practical
 threshold: :func:`harness.analysis.stats.verdict`); the ideal bound and the serial median are
 reference lines. Fed by a :class:`~harness.analysis.summary.ScenarioAnalysis` and
 the store's fits (for the raw samples).

@@ -9,7 +9,7 @@ for real into a COPY of the sweep's database (the sweep's own results stay untou
 Its pick is then judged against the sweep's fastest config. Same config: done.
 Otherwise both are measured again, ``--confirm`` rounds interleaved in random order in
 this run (as ``recommend`` does), and THE rule (:func:`harness.analysis.stats.verdict`:
-one-sided Welch t on per-trial means, alpha 0.05, and the practical threshold
+two-sided Welch t on per-trial means, alpha 0.05, and the practical threshold
 ``--min-effect``) says tied or slower.
 Not a test: it measures, and takes minutes. Run it on an otherwise idle machine.
 """

@@ -37,7 +37,7 @@ def trials(median: float, n_trials: int, values: int = 2, seed: int = 0, between
 
 def test_equal_samples_are_tied():
     same = trials(1.0, 3, seed=1)
-    assert verdict(same, same) == (0.5, 1.0, TIED)  # identical: t = 0
+    assert verdict(same, same) == (1.0, 1.0, TIED)  # identical: t = 0, two-sided p = 1
     # equal configs measured independently: tied (3 vs 3 trials, 2 values each)
     assert verdict(trials(1.0, 3, seed=2), trials(1.0, 3, seed=3)).verdict == TIED
 
@@ -92,12 +92,15 @@ def test_the_trial_is_the_unit():
         trial_values(pd.DataFrame({"wall_s": [1.0]}))
 
 
-def test_welch_p_is_scipys_one_sided_welch():
+def test_welch_p_is_scipys_two_sided_welch():
+    # two-sided: the fastest is picked after seeing the samples, so the data choose the direction
     x, y = [1.3, 1.1, 1.25, 1.4], [1.0, 1.05, 0.98]
-    expected = scipy_stats.ttest_ind(x, y, equal_var=False, alternative="greater").pvalue
+    expected = scipy_stats.ttest_ind(x, y, equal_var=False, alternative="two-sided").pvalue
     assert welch_p(x, y) == pytest.approx(expected, rel=1e-9)
+    assert welch_p(y, x) == pytest.approx(expected, rel=1e-9)  # symmetric
     assert welch_p([2.0, 2.0], [1.0, 1.0]) == 0.0  # no spread at all: exact
-    assert welch_p([1.0, 1.0], [2.0, 2.0]) == 1.0
+    assert welch_p([1.0, 1.0], [2.0, 2.0]) == 0.0
+    assert welch_p([1.0, 1.0], [1.0, 1.0]) == 1.0
     with pytest.raises(ValueError, match="at least 2"):
         welch_p([1.0], [1.0, 2.0])
 
