@@ -13,6 +13,9 @@ fastest. The share of comparisons called "tied" is printed (target: >= 95%), wit
 Wilson 95% interval for that share. The two labels are one config, so every "slower"
 is a false alarm.
 
+With ``--out``, the per-trial walls of every comparison are also written beside it
+(``.json``), so the rule can be re-applied to the same measurements.
+
 Not a test: it measures (about 2 x repeats trials per comparison; with the default
 preset, 3 repeats x 2 values: ~35 s per comparison on 2 cores, so 11 scenarios x 6
 comparisons take ~40 minutes). Run it alone on an otherwise idle machine. Nothing is
@@ -22,6 +25,7 @@ written to a results store.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import random
 from pathlib import Path
@@ -87,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per trial before it is killed (default 600)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the interleaving (default 0)")
     parser.add_argument("--out", help="also write the result as Markdown to this file")
+    parser.add_argument("--rejudge", help="measure nothing: apply the rule to the walls an earlier run wrote (its .json)")
     args = parser.parse_args(argv)
 
     settings = sweep_settings(args.preset)
@@ -95,18 +100,28 @@ def main(argv: list[str] | None = None) -> int:
     config = ParallelConfig.parse(args.config)
     scenarios = load_preset(args.preset)[: args.scenarios]
     rng = random.Random(args.seed)
-    rows, outcomes = [], []
-    with HostTrialLock() as lock:
-        for scenario in scenarios:
-            load_data(scenario)  # cached before any trial: no trial pays for it
-            runner = TrialRunner(args.engine, scenario, timeout_s=args.timeout, lock=lock, values=values)
-            for k in range(args.comparisons):
-                walls = measure_pair(runner, config, repeats, rng)
-                outcome, effect, p = judge(walls["A"], walls["B"], args.alpha, args.min_effect)
-                outcomes.append(outcome)
-                print(f"{scenario.id} #{k + 1}: {outcome} (x{effect:.3f}, p={p:.3g})", flush=True)
-                rows.append({"scenario": scenario.id, "comparison": str(k + 1), "trials A/B": f"{len(walls['A'])}/{len(walls['B'])}",
-                             "slower/faster": f"{effect:.3f}", "p": f"{p:.3g}", "verdict": outcome})
+    rows, outcomes, raw = [], [], []
+
+    def record(scenario_id: str, k: int, walls: dict[str, list[list[float]]]) -> None:
+        outcome, effect, p = judge(walls["A"], walls["B"], args.alpha, args.min_effect)
+        outcomes.append(outcome)
+        raw.append({"scenario": scenario_id, "comparison": k + 1, "A": walls["A"], "B": walls["B"]})
+        print(f"{scenario_id} #{k + 1}: {outcome} (x{effect:.3f}, p={p:.3g})", flush=True)
+        rows.append({"scenario": scenario_id, "comparison": str(k + 1), "trials A/B": f"{len(walls['A'])}/{len(walls['B'])}",
+                     "slower/faster": f"{effect:.3f}", "p": f"{p:.3g}", "verdict": outcome})
+
+    if args.rejudge:  # the same measured walls, judged by the rule as it is now
+        earlier = json.loads(Path(args.rejudge).read_text())
+        for c in earlier:
+            record(c["scenario"], c["comparison"] - 1, {"A": c["A"], "B": c["B"]})
+        scenarios = sorted({c["scenario"] for c in earlier})
+    else:
+        with HostTrialLock() as lock:
+            for scenario in scenarios:
+                load_data(scenario)  # cached before any trial: no trial pays for it
+                runner = TrialRunner(args.engine, scenario, timeout_s=args.timeout, lock=lock, values=values)
+                for k in range(args.comparisons):
+                    record(scenario.id, k, measure_pair(runner, config, repeats, rng))
     tied = sum(o == TIED for o in outcomes)
     lo, hi = wilson(tied, len(outcomes))
     share = tied / len(outcomes) if outcomes else float("nan")
@@ -116,10 +131,15 @@ def main(argv: list[str] | None = None) -> int:
         f"(95% interval {lo:.1%}-{hi:.1%}; target >= {TARGET:.0%}; alpha {args.alpha:g}, min effect {args.min_effect:.0%}): "
         + ("MET" if share >= TARGET else "NOT MET")
     )
+    if args.rejudge:
+        summary += f" (walls measured earlier, read from {args.rejudge}, judged by the rule as it is now)"
     print(summary)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(f"# A/A check ({args.preset})\n\n{format_table(rows, 'md')}\n\n{summary}\n")
+        # the measured walls themselves, so the rule (or a variant of it) can be re-applied later
+        if not args.rejudge:  # a rejudged run's walls are already in the file it read
+            Path(args.out).with_suffix(".json").write_text(json.dumps(raw, indent=1))
     return 0
 
 
