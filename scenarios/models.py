@@ -207,7 +207,8 @@ def check_params(cls: type, params: Mapping[str, Any], where: str) -> None:
     if not complete or not unknown:
         return
     name = unknown[0]
-    match = difflib.get_close_matches(name, sorted(names), n=1, cutoff=0.6)
+    own, _ = _signature(cls)  # the constructor's names first: LightGBM's aliases would shadow them
+    match = difflib.get_close_matches(name, sorted(own), n=1) or difflib.get_close_matches(name, sorted(names), n=1)
     hint = f" (did you mean {match[0]!r}?)" if match else ""
     allowed = f"its constructor's parameters or {documented}" if documented else ", ".join(sorted(names))
     raise ValueError(f"{where}: unknown model parameter {name!r} for {cls.__name__}{hint}; allowed: {allowed}")
