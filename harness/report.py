@@ -29,14 +29,18 @@ def render_report(
     *,
     min_effect: float = MIN_EFFECT,
     rank: str = "warm",
+    scenario_id: str | None = None,
 ) -> str:
     """The report of a results store as text (aligned columns), Markdown or an HTML page,
-    ranking ``rank`` fits (warm or cold) with THE verdict rule at ``alpha`` and ``min_effect``."""
+    ranking ``rank`` fits (warm or cold) with THE verdict rule at ``alpha`` and ``min_effect``;
+    only the workload ``scenario_id`` when given."""
     from harness.store import load_all
 
     if fmt not in FORMATS:
         raise UsageError(f"fmt={fmt!r} is not allowed; choose one of {', '.join(map(repr, FORMATS))}.")
     fits, tasks, runs = load_all(db_path)
+    if scenario_id is not None:
+        fits, tasks = fits[fits["scenario_id"] == scenario_id], tasks[tasks["scenario_id"] == scenario_id]
     analyses = analyse(fits, tasks, alpha=alpha, min_effect=min_effect, rank=rank)
     if fmt == "html":
         from harness.analysis.compare import compare

@@ -52,7 +52,10 @@ class FileData:
     Attributes:
         path: the file (CSV, Parquet, or a zipped CSV); made absolute.
         outcome, treatment: column names.
-        features: feature columns; ``None``: every other column.
+        features: feature columns; ``None``: every other column (but the weights).
+        weights: a column of sample weights (numbers >= 0, not all 0) passed to the
+            base-model fits that take every training row (:mod:`scenarios.weights`);
+            not a feature. ``None``: unweighted.
         n_rows: a random subsample of this many rows (``None``: all), drawn with ``seed``.
         seed: the subsample's and the test split's seed.
         test_fraction: share of the rows held out for the learner's ``evaluate`` (0..0.9).
@@ -67,6 +70,7 @@ class FileData:
     outcome: str
     treatment: str
     features: tuple[str, ...] | None = None
+    weights: str | None = None
     n_rows: int | None = None
     seed: int = 0
     test_fraction: float = 0.2
@@ -81,6 +85,11 @@ class FileData:
             raise TypeError(f"data.path={self.path!r} must be a file name")
         _column("outcome", self.outcome)
         _column("treatment", self.treatment)
+        if self.weights is not None:
+            _column("weights", self.weights)
+            if self.weights in (self.outcome, self.treatment):
+                role = "outcome" if self.weights == self.outcome else "treatment"
+                raise ValueError(f"data.weights={self.weights!r} is the {role} column; name a column of sample weights")
         if self.features is not None:
             if isinstance(self.features, str) or not all(isinstance(f, str) and f for f in self.features):
                 raise TypeError(f"data.features={self.features!r} must be a list of column names")
@@ -90,6 +99,8 @@ class FileData:
             seen = [f for i, f in enumerate(self.features) if f in self.features[:i]]
             if seen:
                 raise ValueError(f"data.features names column {seen[0]!r} twice")
+            if self.weights in self.features:
+                raise ValueError(f"data.features names {self.weights!r}, the weights column; weights are not a feature")
         if self.n_rows is not None and (isinstance(self.n_rows, bool) or not isinstance(self.n_rows, numbers.Integral) or self.n_rows < 100):
             raise ValueError(f"data.n_rows={self.n_rows!r} is not allowed; it must be an int >= 100 (or left out for all rows)")
         if isinstance(self.seed, bool) or not isinstance(self.seed, numbers.Integral) or self.seed < 0:
@@ -121,7 +132,10 @@ class FileData:
         return f"file-{self.stem}-{self.content[:8]}-{file_digest(payload, 8)}"
 
     def to_dict(self) -> dict[str, Any]:
+        """The fields; ``weights`` only when set, so that unweighted data keeps its ids."""
         out = dataclasses.asdict(self)
+        if out["weights"] is None:
+            del out["weights"]
         for name in ("features", "treatment_labels"):
             if out[name] is not None:
                 out[name] = list(out[name])

@@ -6,7 +6,8 @@ size and mtime means an unchanged file is never hashed twice, an edited one alwa
 is), reads it with pandas/pyarrow (CSV, zipped or gzipped CSV, Parquet), checks
 it (columns, NaN/inf in outcome and treatment, treatment values, rows per variant for
 the folds, a binary outcome for classification, non-numeric features for models that
-cannot take them), maps the treatment labels to ``0..k-1``, and writes the arrays to
+cannot take them; a weights column: numbers >= 0, finite, not all 0), maps the
+treatment labels to ``0..k-1``, and writes the arrays to
 ``<cache>/<FileData.key>/`` (``.npy`` files and ``meta.json``, atomically). All of
 that happens in the supervisor, outside any timed window. A trial's
 :func:`load_file_data` only memory-maps the arrays. Every bad input is a
@@ -43,6 +44,7 @@ class FileTable:
 
     ``X`` is a float64 array (memory-mapped), or a DataFrame when categorical columns
     stay categorical (``encode_categoricals = "native"``). ``w`` holds variants 0..k-1.
+    ``weights`` (``weights_test``): the sample weights of the rows, None when unweighted.
     """
 
     X: Any
@@ -52,6 +54,8 @@ class FileTable:
     y_test: np.ndarray
     w_test: np.ndarray
     spec: FileData
+    weights: np.ndarray | None = None
+    weights_test: np.ndarray | None = None
     cate: None = None
     cate_test: None = None
 
@@ -111,8 +115,9 @@ def _read(data: FileData):
     dupes = sorted({c for c in header if header.count(c) > 1})
     if dupes:
         raise ValueError(f"{path}: column {dupes[0]!r} appears {header.count(dupes[0])} times; column names must be unique")
-    features = list(data.features) if data.features is not None else [c for c in header if c not in (data.outcome, data.treatment)]
-    for role, column in (("outcome", data.outcome), ("treatment", data.treatment), *(("feature", f) for f in features)):
+    roles = {data.outcome: "outcome", data.treatment: "treatment", **({data.weights: "weights"} if data.weights else {})}
+    features = list(data.features) if data.features is not None else [c for c in header if c not in roles]
+    for role, column in (*((r, c) for c, r in roles.items()), *(("feature", f) for f in features)):
         if column not in header:
             raise ValueError(f"{path}: no {role} column {column!r}; the columns are {', '.join(header[:20])}")
     for role, column in (("outcome", data.outcome), ("treatment", data.treatment)):
@@ -120,7 +125,7 @@ def _read(data: FileData):
             raise ValueError(f"{path}: column {column!r} is the {role} and also a feature; drop it from data.features")
     if not features:
         raise ValueError(f"{path}: no feature columns besides the outcome and the treatment")
-    columns = [*features, data.outcome, data.treatment]
+    columns = [*features, *roles]
     if name.endswith(_PARQUET_SUFFIXES):
         frame = pd.read_parquet(path, columns=columns)
     else:
@@ -174,6 +179,25 @@ def _outcome(path: Path, column: str, values: Any) -> np.ndarray:
     return y
 
 
+def _weights(path: Path, column: str, values: Any) -> np.ndarray:
+    """Sample weights: numbers, finite, >= 0 and not all 0 (the one-line error names the first bad one)."""
+    import pandas as pd
+
+    if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
+        raise ValueError(f"{path}: weights column {column!r} is not numeric (dtype {values.dtype}); sample weights must be numbers >= 0")
+    weights = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    for bad, what in ((~np.isfinite(weights), "NaN/inf"), (weights < 0, "negative")):
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise ValueError(
+                f"{path}: weights column {column!r} has {int(bad.sum())} {what} values (first in row {row}: {weights[row]}); "
+                "every weight must be a finite number >= 0"
+            )
+    if not weights.any():
+        raise ValueError(f"{path}: weights column {column!r} is 0 in every row; at least one weight must be > 0")
+    return weights
+
+
 def _features(frame: Any, features: list[str], encoding: str) -> tuple[np.ndarray, list[str], dict[str, list[str]]]:
     """float64 features; categorical columns as codes (native, ordinal) or one-hot."""
     import pandas as pd
@@ -212,6 +236,11 @@ def _convert(data: FileData, out: Path) -> FileData:
         raise ValueError(f"{path}: {e}") from None
     train, test = _rows(len(frame), data)
     arrays = {"X": X_all[train], "y": y_all[train], "w": w_all[train], "X_test": X_all[test], "y_test": y_all[test], "w_test": w_all[test]}
+    if data.weights is not None:
+        weights = _weights(path, data.weights, frame[data.weights])
+        if not weights[train].any():
+            raise ValueError(f"{path}: weights column {data.weights!r} is 0 in every training row; at least one must be > 0")
+        arrays.update(weights=weights[train], weights_test=weights[test])
     for name, array in arrays.items():
         np.save(out / f"{name}.npy", np.ascontiguousarray(array))
     meta = {
@@ -222,6 +251,7 @@ def _convert(data: FileData, out: Path) -> FileData:
         "categories": categories,
         "variant_rows": np.bincount(arrays["w"], minlength=len(labels)).tolist(),
         "outcome_values": sorted(float(v) for v in np.unique(y_all)[:3]),
+        "weights": data.weights,
     }
     (out / "meta.json").write_text(json.dumps(meta))
     return data.replace(treatment_labels=tuple(labels))
@@ -265,7 +295,8 @@ def load_file_data(data: FileData, cache_dir: Path) -> FileTable:
         if fresh.content != data.content:
             raise ValueError(f"{data.path}: the file changed since the scenario was read; load the scenarios again")
     meta = json.loads((folder / "meta.json").read_text())
-    arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in _ARRAYS}
+    names = (*_ARRAYS, "weights", "weights_test") if meta.get("weights") else _ARRAYS
+    arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in names}
     if data.encode_categoricals == "native" and meta["categories"]:
         for name in ("X", "X_test"):
             arrays[name] = _frame(arrays[name], meta["columns"], meta["categories"])
@@ -317,8 +348,9 @@ def file_scenario(fields: Mapping[str, Any], base_dir: Path | None = None, cache
 
 def _check_fit(scenario: Any, meta: Mapping[str, Any]) -> None:
     """What the learner needs of the data: rows for the folds, a 0/1 outcome, models
-    that take the categorical columns."""
+    that take the categorical columns (and the weights, if any)."""
     from scenarios.models import resolve_models
+    from scenarios.weights import check_weights
 
     data = scenario.data
     for label, count in zip(meta["labels"], meta["variant_rows"]):
@@ -333,6 +365,7 @@ def _check_fit(scenario: Any, meta: Mapping[str, Any]) -> None:
             "outcome = \"binary\" (classification) needs 0/1 values"
         )
     models = resolve_models(scenario)
+    check_weights(scenario, models)
     if meta["categories"] and data.encode_categoricals == "native":
         for kind, model in models.items():
             if not model.takes_categoricals:

@@ -10,13 +10,18 @@ with a regressor, a classifier and default params) or any importable estimator
 ``"package.module:Class"``. Either way the thread count is explicit: through the
 registry's thread keyword, the keyword found in the estimator's signature
 (:data:`THREAD_KEYWORDS`), the user's ``threads_param``, or -- for an estimator with
-none -- :class:`ThreadLimited`, which runs its fit under ``threadpoolctl``.
+none -- :class:`ThreadLimited`, which runs its fit under ``threadpoolctl``. User params
+are checked against the estimator's parameters (:func:`allowed_params`: its
+``get_params()`` keys, and for LightGBM, whose constructor takes ``**kwargs``, every
+parameter and alias LightGBM documents); an unknown one is a one-line error with the
+closest name.
 :func:`learner_kwargs` turns a scenario into a learner's constructor arguments.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import functools
 import importlib
 import inspect
@@ -157,6 +162,58 @@ def _signature(cls: type) -> tuple[set[str], bool]:
     return names, any(p.kind is p.VAR_KEYWORD for p in parameters)
 
 
+#: Where LightGBM's parameters are documented (named when a parameter is unknown).
+LIGHTGBM_PARAMETERS_URL = "https://lightgbm.readthedocs.io/en/latest/Parameters.html"
+
+
+def _lightgbm_parameters() -> set[str] | None:
+    """Every parameter name and alias of LightGBM's config, as LightGBM itself reads them
+    (its library's ``LGBM_DumpParamAliases``); None when this LightGBM has no such list."""
+    try:
+        from lightgbm.basic import _ConfigAliases
+
+        aliases = _ConfigAliases._get_all_param_aliases()
+        return {str(name) for names in aliases.values() for name in names}
+    except Exception:  # noqa: BLE001 -- a private helper of LightGBM: unchecked rather than wrong
+        return None
+
+
+@functools.lru_cache(maxsize=64)
+def allowed_params(cls: type) -> tuple[frozenset[str], bool, str]:
+    """(the parameter names of ``cls``, whether that list is complete, what else it takes).
+
+    The names are the estimator's ``get_params()`` keys (its constructor's names where it
+    cannot be built without arguments). An estimator taking ``**kwargs`` has a complete
+    list only where its library documents the rest: LightGBM's parameters and aliases.
+    """
+    names, open_kwargs = _signature(cls)
+    try:
+        names |= set(cls().get_params(deep=False))
+    except Exception:  # noqa: BLE001 -- needs arguments or is no scikit-learn estimator
+        pass
+    if not open_kwargs:
+        return frozenset(names), True, ""
+    if cls.__module__.split(".")[0] == "lightgbm":
+        extra = _lightgbm_parameters()
+        if extra is not None:
+            return frozenset(names | extra), True, f"LightGBM's parameters ({LIGHTGBM_PARAMETERS_URL})"
+    return frozenset(names), False, ""
+
+
+def check_params(cls: type, params: Mapping[str, Any], where: str) -> None:
+    """A one-line ``ValueError`` naming the first unknown parameter, the estimator and the closest name."""
+    names, complete, documented = allowed_params(cls)
+    unknown = sorted(k for k in params if k not in names)
+    if not complete or not unknown:
+        return
+    name = unknown[0]
+    own, _ = _signature(cls)  # the constructor's names first: LightGBM's aliases would shadow them
+    match = difflib.get_close_matches(name, sorted(own), n=1) or difflib.get_close_matches(name, sorted(names), n=1)
+    hint = f" (did you mean {match[0]!r}?)" if match else ""
+    allowed = f"its constructor's parameters or {documented}" if documented else ", ".join(sorted(names))
+    raise ValueError(f"{where}: unknown model parameter {name!r} for {cls.__name__}{hint}; allowed: {allowed}")
+
+
 class ThreadLimited(BaseEstimator):
     """An estimator without a thread keyword, fitted under ``threadpool_limits(n_threads)``.
 
@@ -234,16 +291,10 @@ def _resolve_one(kind: str, role: ModelKind, choice: ModelChoice, seed: int) -> 
             params["random_state"] = seed
         found = [k for k in THREAD_KEYWORDS if k in names]
         thread_param = choice.threads_param or (found[0] if found else None)
-    names, open_kwargs = _signature(cls)
-    if not open_kwargs:
-        unknown = sorted(k for k in user if k not in names)
-        if unknown:
-            raise ValueError(
-                f"{where}: unknown model parameter {unknown[0]!r} for {cls.__name__}; "
-                f"allowed: {', '.join(sorted(names))}"
-            )
-        if choice.threads_param is not None and choice.threads_param not in names:
-            raise ValueError(f"{where}: threads_param {choice.threads_param!r} is not a parameter of {cls.__name__}")
+    check_params(cls, user, where)
+    names, complete, _ = allowed_params(cls)
+    if complete and choice.threads_param is not None and choice.threads_param not in names:
+        raise ValueError(f"{where}: threads_param {choice.threads_param!r} is not a parameter of {cls.__name__}")
     params.update(user)
     takes_categoricals = cls.__module__.split(".")[0] in _CATEGORICAL_MODULES or cls.__name__ in _CATEGORICAL_CLASSES
     return ResolvedModel(kind, role, choice.model, cls, params, thread_param, takes_categoricals)

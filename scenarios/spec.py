@@ -266,13 +266,14 @@ class Scenario:
 
         The readable part is lossless for the current fields; the hex suffix is a
         SHA-256 digest of all fields, identical in every process and Python run. A
-        scenario on a data file is named after it: ``DR-events-8k-f12-v3-k5-lightgbm-cont-s0-<6 hex>``.
+        scenario on a data file is named after it: ``DR-events-8k-f12-v3-k5-lightgbm-cont-s0-<6 hex>``
+        (``...-cont-weighted-s0-...`` with sample weights).
         """
         if self.data is not None:
             return (
                 f"{self.learner}-{self.data.stem}-{_short_count(self.n_rows)}-f{self.n_features}"
                 f"-v{self.n_variants}-k{self.n_folds}-{self.model_label}-{_ABBREV[self.outcome]}"
-                f"-s{self.seed}-{_digest(self.to_dict())}"
+                f"{'-weighted' if self.data.weights else ''}-s{self.seed}-{_digest(self.to_dict())}"
             )
         return (
             f"{self.learner}-{_short_count(self.n_rows)}-f{self.n_features}"

@@ -2,7 +2,8 @@
 
 The constructor is filled in from :func:`scenarios.learner_kwargs` (factories, their
 params with the explicit thread count, ``n_variants``, ``is_classification``, folds,
-seed), so the snippet runs as printed once ``X, y, w`` exist.
+seed), so the snippet runs as printed once ``X, y, w`` exist (and ``sample_weight``, the
+weights column, for a scenario with sample weights: passed as the fit's ``fit_params``).
 """
 
 from __future__ import annotations
@@ -65,6 +66,18 @@ def _unwrap_thread_limits(kwargs: dict[str, Any]) -> tuple[dict[str, Any], list[
     return out, limited
 
 
+def _weights_lines(s: Scenario) -> list[str]:
+    """The ``fit_params`` that give the scenario's sample weights to its fits (none without)."""
+    from scenarios.weights import WEIGHTED, weights_note
+
+    if s.data is None or s.data.weights is None:
+        return []
+    params = {stage: {kind: "SW" for kind in kinds} for stage, kinds in WEIGHTED[s.learner].items()}
+    text = repr(params).replace("'SW'", '{"sample_weight": sample_weight}').replace("'", '"')
+    return [f"# sample_weight: your {s.data.weights!r} column, one weight per row of X; "
+            f"{weights_note(s.learner, s.data.weights)}", f"fit_params = {text}"]
+
+
 def snippet(config: ParallelConfig, scenario: dict[str, Any] | Scenario, engine: str = "core") -> str:
     """Code to paste for ``config`` on ``scenario`` with ``engine``'s learner class."""
     from scenarios import Scenario, learner_kwargs
@@ -76,9 +89,12 @@ def snippet(config: ParallelConfig, scenario: dict[str, Any] | Scenario, engine:
     imports, ctor = _constructor(learner, kwargs)
     pool = not config.is_auto and config.pool_workers > 1
     lines = [*(["import joblib"] if pool else []), *imports, f"from {module} import {learner}", ""]
+    weights = _weights_lines(s)
+    lines += weights
+    with_weights = ", fit_params=fit_params" if weights else ""
     if config.is_auto:
         return "\n".join([*lines, *ctor,
-                          'learner.fit(X, y, w, n_jobs_cross_fitting="auto", n_jobs_base_learners="auto")'
+                          f'learner.fit(X, y, w, n_jobs_cross_fitting="auto", n_jobs_base_learners="auto"{with_weights})'
                           "  # the scheduler splits the cores"])
     if config.model_n_jobs is None:
         lines.append("# model level: library default (no thread keyword set)")
@@ -88,7 +104,7 @@ def snippet(config: ParallelConfig, scenario: dict[str, Any] | Scenario, engine:
     lines += ctor
     fit_args = [f"{name}={getattr(config, name)}" for name in _FIT_LEVELS if getattr(config, name) is not None]
     omitted = [name for name in _FIT_LEVELS if getattr(config, name) is None]
-    fit = f"learner.fit(X, y, w{''.join(', ' + a for a in fit_args)})"
+    fit = f"learner.fit(X, y, w{''.join(', ' + a for a in fit_args)}{with_weights})"
     if omitted:
         fit += f"  # {', '.join(omitted)}: library default (None)"
     if pool:

@@ -2,7 +2,8 @@
 
 Synthetic data has a true CATE, so each fit is scored by its CATE RMSE. A user's
 data file has none: its fits get no RMSE (stored as NULL, never 0) and instead the
-learner's own out-of-sample ``evaluate`` metrics on the file's held-out rows.
+learner's own out-of-sample ``evaluate`` metrics on the file's held-out rows. A file's
+sample weights go to the fits through ``fit_params`` (:mod:`scenarios.weights`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from harness.pools import joblib_backend
 from harness.store.schema import task_row
 from metalearners_core import OversubscriptionWarning
 from scenarios import Scenario, cate_rmse, learner_kwargs, load_data
+from scenarios.weights import weight_fit_params
 
 
 class FitScenario:
@@ -47,6 +49,8 @@ class FitScenario:
             self.y = self.data.y
         self.learner_class = learner_class(self.engine, self.scenario.learner)
         self.kwargs = learner_kwargs(self.scenario, self.config.model_n_jobs)
+        # The file's sample weights (if any), through the learners' documented fit_params.
+        self.fit_params = weight_fit_params(self.scenario.learner, getattr(self.data, "weights", None))
         warnings.filterwarnings("ignore")  # library deprecation noise, not results
 
     def run_once(self) -> None:
@@ -60,7 +64,8 @@ class FitScenario:
     def _fit(self) -> None:
         self.learner = self.learner_class(**self.kwargs)
         if self.config.is_auto:  # the library chooses levels, threads and backend
-            self.learner.fit(self.data.X, self.y, self.data.w, n_jobs_cross_fitting="auto", n_jobs_base_learners="auto")
+            self.learner.fit(self.data.X, self.y, self.data.w, n_jobs_cross_fitting="auto", n_jobs_base_learners="auto",
+                             fit_params=self.fit_params)
             return
         with joblib_backend(self.config.backend):
             self.learner.fit(
@@ -69,6 +74,7 @@ class FitScenario:
                 self.data.w,
                 n_jobs_cross_fitting=self.config.n_jobs_cross_fitting,
                 n_jobs_base_learners=self.config.n_jobs_base_learners,
+                fit_params=self.fit_params,
             )
 
     def result_extras(self) -> dict[str, Any]:

@@ -91,6 +91,71 @@ def test_bad_input_is_one_line_exit_2_nothing_written(tmp_path, capsys, change, 
     assert message in err and str(toml) in err
 
 
+WEIGHTED = ["--outcome", "y", "--treatment", "arm", "--features", "age,visits,city", "--folds", "2", "--model", "lightgbm_small"]
+
+
+def _with_weights(change=None):
+    return lambda f: (change or (lambda x: x))(f.assign(wt=np.linspace(0.5, 2.0, len(f))))
+
+
+@pytest.mark.parametrize(
+    "change, flags, message",
+    [
+        (_set("wt", 4, "heavy"), ["--weights", "wt"], "weights column 'wt' is not numeric (dtype "),
+        (_set("wt", 4, np.nan), ["--weights", "wt"], "weights column 'wt' has 1 NaN/inf values (first in row 4: nan)"),
+        (_set("wt", 6, np.inf), ["--weights", "wt"], "weights column 'wt' has 1 NaN/inf values (first in row 6: inf)"),
+        (_set("wt", 2, -1.0), ["--weights", "wt"], "weights column 'wt' has 1 negative values (first in row 2: -1.0)"),
+        (lambda f: f.assign(wt=0.0), ["--weights", "wt"], "weights column 'wt' is 0 in every row; at least one weight must be > 0"),
+        (None, ["--weights", "nope"], "no weights column 'nope'; the columns are age"),
+        (None, ["--weights", "y"], "data.weights='y' is the outcome column"),
+        (None, ["--weights", "wt", "--learner", "T"], "weights 'wt' reach no base model of the T-learner"),
+    ],
+)
+def test_bad_weights_are_one_line_exit_2_nothing_written(tmp_path, capsys, change, flags, message):
+    path = with_frame(tmp_path, "events.csv", _with_weights(change))
+    db = tmp_path / "out.db"
+    assert main(["sweep", "--data", str(path), *WEIGHTED, *flags, "--db", str(db), *FAST, "--no-report"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith(f"error: --data {path}: ") and message in err, err
+    assert not db.exists() and not (tmp_path / "workloads").exists()  # nothing written
+
+
+def test_weights_flag_in_init_preset_and_measure(tmp_path, capsys):
+    from scenarios import load_preset
+
+    path = with_frame(tmp_path, "events.csv", _with_weights())
+    workload = ["--data", str(path), *WEIGHTED, "--weights", "wt", "--learner", "DR"]
+    assert main(["init-preset", *workload]) == 0
+    out, err = capsys.readouterr()
+    assert 'weights = "wt"' in out and "# weights 'wt' reach the DR-learner's propensity_model, treatment_model" in out
+    assert err.startswith("note: weights 'wt' reach the DR-learner's") and "not its variant_outcome_model" in err
+    (tmp_path / "weighted.toml").write_text(out)
+    (scenario,) = load_preset(tmp_path / "weighted.toml")
+    assert scenario.data.weights == "wt" and "-weighted-" in scenario.id
+    assert main(["measure", *workload, "--repeats", "2"]) == 0
+    assert f"| {scenario.id} |" in capsys.readouterr().out
+
+
+def test_unknown_lightgbm_parameter_is_one_line_and_the_store_unchanged(tmp_path, capsys):
+    from harness.store import Store
+
+    path = write_events(tmp_path / "events.csv")
+    db = tmp_path / "out.db"
+    with Store(db):
+        pass
+    before = db.read_bytes()
+    argv = ["sweep", "--data", str(path), "--outcome", "y", "--treatment", "arm", "--model", "lightgbm",
+            "--model-params", "n_estimators=5,num_leafs=7", "--db", str(db), *FAST, "--no-report"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"error: --data {path}: nuisance model 'lightgbm': unknown model parameter 'num_leafs' for LGBMRegressor "
+        "(did you mean 'num_leaves'?); allowed: its constructor's parameters or LightGBM's parameters "
+        "(https://lightgbm.readthedocs.io/en/latest/Parameters.html)"
+    )
+    assert db.read_bytes() == before and not (tmp_path / "workloads").exists()
+
+
 def test_duplicated_column_in_the_file(tmp_path, capsys):
     (tmp_path / "events.csv").write_text("age,age,y,arm\n" + "1,2,3,a\n" * 200)
     err = sweep_error(tmp_path, preset(tmp_path, 'path = "events.csv", outcome = "y", treatment = "arm"'), capsys)
@@ -169,13 +234,15 @@ def test_all_five_learners_on_csv_and_parquet(tmp_path):
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
-def readme_section() -> tuple[list[str], str]:
-    """The commands (```bash blocks) and the TOML (```toml block) of "Benchmark your own workload"."""
+def readme_section() -> tuple[list[str], str, str]:
+    """The commands (```bash blocks), the TOML (```toml block) and the Python API example
+    (```python block) of "Benchmark your own workload"."""
     text = README.read_text().split("## Benchmark your own workload", 1)[1].split("\n## ", 1)[0]
     blocks = text.split("```")[1::2]
     commands = [line for b in blocks if b.startswith("bash") for line in b.splitlines()[1:] if line.strip()]
     toml = next(b for b in blocks if b.startswith("toml")).split("\n", 1)[1]
-    return commands, toml
+    python = next(b for b in blocks if b.startswith("python")).split("\n", 1)[1]
+    return commands, toml, python
 
 
 def test_readme_own_workload_commands_run(tmp_path, monkeypatch, capsys):
@@ -184,7 +251,7 @@ def test_readme_own_workload_commands_run(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HARNESS_LOCK_FILE", str(tmp_path / "trial.lock"))
     write_events(tmp_path / "events.parquet")
-    commands, toml = readme_section()
+    commands, toml, python = readme_section()
     assert [c.split()[3] for c in commands] == ["sweep", "report", "recommend", "init-preset", "sweep"]
     for command in commands:
         # Test-sized: fewer trees, one level and repeat, the stored measurements only.
@@ -209,6 +276,22 @@ def test_readme_own_workload_commands_run(tmp_path, monkeypatch, capsys):
     (scenario,) = load_preset(tmp_path / "readme.toml")
     assert scenario.model_params == {"n_estimators": 500, "num_leaves": 63}
     assert scenario.propensity_model.model == "sklearn.ensemble:HistGradientBoostingClassifier"
+
+    # The Python API example, test-sized the same way: fewer trees, one level and repeat,
+    # the stored measurements only.
+    from harness import api
+
+    benchmark, recommend_frame = api.benchmark, api.recommend_frame
+    small = {"levels": [1], "backends": ["loky"], "repeats": 1, "values": 1}
+    monkeypatch.setattr(api, "benchmark", lambda frame, **kw: benchmark(frame, **kw, **small))
+    monkeypatch.setattr(api, "recommend_frame", lambda frame, **kw: recommend_frame(frame, **kw, remeasure=False))
+    namespace: dict = {}
+    exec(compile(python.replace('"n_estimators": 500', '"n_estimators": 20'), "<README>", "exec"), namespace)  # noqa: S102
+    result, rec = namespace["result"], namespace["rec"]
+    assert result.scenario_id.startswith("DR-events-") and result.db == Path("results/notebook.db")
+    assert len(result.measurements) and (result.measurements["status"] == "ok").all()
+    assert rec.config.id in set(result.measurements["config_id"]) and "learner.fit(X, y, w" in rec.snippet
+    assert result.scenario_id in capsys.readouterr().out  # the report was printed
 
 
 def test_measure_with_data_flags(tmp_path, capsys):

@@ -89,3 +89,29 @@ def test_bad_models_name_what_is_allowed(changes, message):
     scenario = Scenario(learner="T", n_rows=300, n_variants=2, n_folds=2, base_model="random_forest").replace(**changes)
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):
         resolve_models(scenario)
+
+
+def test_lightgbm_takes_its_documented_parameters_and_aliases_only():
+    scenario = Scenario(learner="T", n_rows=300, n_variants=2, n_folds=2, base_model="lightgbm",
+                        model_params={"min_data_in_leaf": 5, "bagging_fraction": 0.9, "num_iterations": 7, "subsample": 0.8})
+    assert resolve_models(scenario)["nuisance"].base_params["min_data_in_leaf"] == 5  # LightGBM's names and aliases
+    with pytest.raises(ValueError, match=r"unknown model parameter 'num_leafs' for LGBMRegressor \(did you mean 'num_leaves'\?\)"):
+        resolve_models(scenario.replace(model_params={"num_leafs": 7}))
+    by_path = scenario.replace(nuisance_model={"model": "lightgbm:LGBMRegressor", "model_params": {"learning_rat": 0.1}})
+    with pytest.raises(ValueError, match=r"'learning_rat' for LGBMRegressor \(did you mean 'learning_rate'\?\); allowed: .*Parameters.html"):
+        resolve_models(by_path)
+    with pytest.raises(ValueError, match=r"'zzz' for LGBMRegressor; allowed: its constructor's parameters or LightGBM's"):
+        resolve_models(scenario.replace(model_params={"zzz": 1}))  # nothing close: no suggestion
+
+
+def test_without_lightgbms_parameter_list_its_params_are_not_checked(monkeypatch):
+    from scenarios import models
+
+    monkeypatch.setattr(models, "_lightgbm_parameters", lambda: None)  # a LightGBM without the list
+    models.allowed_params.cache_clear()
+    try:
+        scenario = Scenario(learner="T", n_rows=300, n_variants=2, n_folds=2, base_model="lightgbm",
+                            model_params={"num_leafs": 7})
+        assert resolve_models(scenario)["nuisance"].base_params["num_leafs"] == 7  # LightGBM itself warns
+    finally:
+        models.allowed_params.cache_clear()
