@@ -3,7 +3,9 @@
 A drop-in for the public API of the ``metalearners`` package (QuantCo, 0.13) whose
 three levels of parallelism are real knobs: the base models' own threads
 (``n_jobs`` in ``*_model_params``), the folds of each cross-fit model
-(``n_jobs_cross_fitting``) and the models of each stage (``n_jobs_base_learners``).
+(``n_jobs_cross_fitting``) and the models of each stage (``n_jobs_base_learners``);
+and whose ``predict``, ``predict_conditional_average_outcomes`` and ``evaluate`` take
+``n_jobs``: the base models' predictions in parallel (models and row chunks).
 """
 
 from metalearners_core._config import config_context, get_config, set_config

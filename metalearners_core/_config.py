@@ -11,7 +11,13 @@ for more threads in flight than cores (:mod:`metalearners_core._execution.oversu
 "warn" (one :class:`OversubscriptionWarning` per fit), "limit" (cap threads per
 model, then workers, at the cores; same answer) or "allow" (run as asked, silently).
 
-Settings are process-wide and read when a fit starts.
+``predict_split`` (default "both"): how ``predict``, ``predict_conditional_average_outcomes``
+and ``evaluate`` with ``n_jobs`` > 1 cut their base-model predictions across the workers
+(:mod:`metalearners_core._execution.predict`): "models" (whole models run concurrently),
+"rows" (every model's rows in one chunk per worker) or "both" (models concurrently, rows
+cut only as far as needed to keep the workers even). The answer is the same.
+
+Settings are process-wide and read when a fit or a prediction starts.
 """
 
 from __future__ import annotations
@@ -23,9 +29,12 @@ from typing import Any
 
 __all__ = ["config_context", "get_config", "set_config"]
 
-_DEFAULTS: dict[str, Any] = {"share_lightgbm_bins": True, "oversubscription": "warn"}
-_TYPES: dict[str, type] = {"share_lightgbm_bins": bool, "oversubscription": str}
-_CHOICES: dict[str, tuple[str, ...]] = {"oversubscription": ("warn", "limit", "allow")}
+_DEFAULTS: dict[str, Any] = {"share_lightgbm_bins": True, "oversubscription": "warn", "predict_split": "both"}
+_TYPES: dict[str, type] = {"share_lightgbm_bins": bool, "oversubscription": str, "predict_split": str}
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "oversubscription": ("warn", "limit", "allow"),
+    "predict_split": ("both", "rows", "models"),
+}
 _config = dict(_DEFAULTS)
 _lock = threading.Lock()
 
@@ -37,7 +46,8 @@ def get_config() -> dict[str, Any]:
 
 
 def set_config(**settings: Any) -> None:
-    """Change settings, e.g. ``set_config(share_lightgbm_bins=False)`` or ``set_config(oversubscription="limit")``."""
+    """Change settings, e.g. ``set_config(share_lightgbm_bins=False)``, ``set_config(oversubscription="limit")``
+    or ``set_config(predict_split="rows")``."""
     for key, value in settings.items():
         if key not in _DEFAULTS:
             raise ValueError(f"unknown setting {key!r}; allowed: {', '.join(sorted(_DEFAULTS))}")

@@ -1,9 +1,14 @@
-"""Cross-fitting: K fold models (+ an overall model) and their in/out-of-sample predictions."""
+"""Cross-fitting: K fold models (+ an overall model) and their in/out-of-sample predictions.
+
+A prediction is a few base-model predictions (:meth:`CrossFitEstimator.prediction_parts`)
+combined; :func:`predict_many` runs those of many estimators at once through the
+execution layer, so that models and rows of one learner's predict share one pool.
+"""
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -12,8 +17,8 @@ from sklearn.base import is_classifier
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import KFold, StratifiedKFold
 
-from metalearners_core._execution import CrossFitJob, FittedCrossFit, fit_cross_fit_jobs
-from metalearners_core._utils import model_instance, n_rows, take_rows, validate_positive_int
+from metalearners_core._execution import CrossFitJob, FittedCrossFit, PredictItem, fit_cross_fit_jobs, run_predictions
+from metalearners_core._utils import model_instance, n_rows, take_rows, validate_n_jobs, validate_positive_int
 
 OosMethod = Literal["overall", "mean", "median"]
 OVERALL: OosMethod = "overall"
@@ -178,18 +183,13 @@ class CrossFitEstimator:
             return self._n_classes
         return 1
 
-    def _predict_all(self, X: Any, method: str) -> np.ndarray:
+    def _stacked(self, fold_predictions: Sequence[np.ndarray], n_obs: int, method: str) -> np.ndarray:
+        """Every fold model's predictions of the same rows, stacked on the last axis."""
         n_outputs = self._n_outputs(method)
-        predictions = np.stack(
-            [
-                np.reshape(getattr(e, method)(X), (n_rows(X), n_outputs))
-                for e in self._estimators
-            ],
-            axis=-1,
-        )
+        predictions = np.stack([np.reshape(p, (n_obs, n_outputs)) for p in fold_predictions], axis=-1)
         return predictions[:, 0, :] if n_outputs == 1 else predictions
 
-    def _predict_in_sample(self, X: Any, method: str) -> np.ndarray:
+    def _check_in_sample_rows(self, X: Any) -> None:
         expected = sum(len(fold) for fold in self._test_indices or ())
         if n_rows(X) != expected:
             raise ValueError(
@@ -197,11 +197,6 @@ class CrossFitEstimator:
                 f"Training data included {expected} observations while prediction data includes "
                 f"{n_rows(X)} observations. Use is_oos=True for new data."
             )
-        fold_predictions = [
-            getattr(estimator, method)(take_rows(X, rows))
-            for estimator, rows in zip(self._estimators, self._test_indices)
-        ]
-        return self.in_sample_from(fold_predictions, method)
 
     def in_sample_from(self, fold_predictions: Sequence[np.ndarray], method: str) -> np.ndarray:
         """In-sample predictions from each fold model's predictions of its held-out rows."""
@@ -211,17 +206,24 @@ class CrossFitEstimator:
             predictions[rows] = np.reshape(fold_prediction, (len(rows), n_outputs))
         return predictions[:, 0] if n_outputs == 1 else predictions
 
-    def _predict(self, X: Any, is_oos: bool, method: str, oos_method: OosMethod | None) -> np.ndarray:
+    def prediction_parts(
+        self, X: Any, is_oos: bool, method: str, oos_method: OosMethod | None
+    ) -> tuple[list[tuple[Any, Any]], Callable[[list], np.ndarray]]:
+        """The base-model predictions a prediction needs, as (model, rows of X) pairs, and
+        how their results combine into it (the checks of the package first)."""
         if self._overall_estimator is None and not self._estimators:
             raise ValueError("This CrossFitEstimator is not fitted yet; call fit first.")
+        only = lambda predictions: predictions[0]  # noqa: E731
         if not is_oos:
             if self.n_folds == 1:
                 warnings.warn(
                     "Cross-fitting is deactivated. Using overall model for in sample predictions.",
-                    stacklevel=3,
+                    stacklevel=5,
                 )
-                return getattr(self._overall_estimator, method)(X)
-            return self._predict_in_sample(X, method)
+                return [(self._overall_estimator, X)], only
+            self._check_in_sample_rows(X)
+            parts = [(estimator, take_rows(X, rows)) for estimator, rows in zip(self._estimators, self._test_indices)]
+            return parts, lambda predictions: self.in_sample_from(predictions, method)
         validate_oos_method(oos_method)
         if oos_method == OVERALL:
             if not self.enable_overall:
@@ -229,29 +231,45 @@ class CrossFitEstimator:
                     "In order to use 'overall' prediction method, the estimator's "
                     "enable_overall property has to be set to True."
                 )
-            return getattr(self._overall_estimator, method)(X)
+            return [(self._overall_estimator, X)], only
         if self.n_folds == 1:
             raise ValueError(
                 'Cross-fitting is deactivated and therefore only the ``"overall"`` prediction method '
                 "can be used. (n_folds=1)"
             )
+        every_fold = [(estimator, X) for estimator in self._estimators]
         if oos_method == _MEAN:
-            if method != "predict_proba" and self._is_classifier:
+            if method != "predict_proba" and self.classes_ is not None:  # fitted classifiers have classes_
                 raise ValueError("Cannot create a mean of classes. Please use a different oos_method.")
-            return self._predict_all(X, method).mean(axis=-1)
+            return every_fold, lambda predictions: self._stacked(predictions, n_rows(X), method).mean(axis=-1)
         if method == "predict_proba":
             raise ValueError(
                 "Cannot create median of class probabilities. Please use a different oos_method."
             )
-        return np.median(self._predict_all(X, method), axis=-1)
+        return every_fold, lambda predictions: np.median(self._stacked(predictions, n_rows(X), method), axis=-1)
 
-    def predict(self, X: Any, is_oos: bool, oos_method: OosMethod | None = None, **kwargs: Any) -> np.ndarray:
-        """Predict from ``X``; ``is_oos=False`` means ``X`` are the training rows."""
-        return self._predict(X, is_oos, "predict", oos_method)
+    def _predict(
+        self, X: Any, is_oos: bool, method: str, oos_method: OosMethod | None, n_jobs: int | str | None
+    ) -> np.ndarray:
+        (prediction,) = predict_many([PredictionRequest(self, X, is_oos, method, oos_method)], n_jobs)
+        return prediction
 
-    def predict_proba(self, X: Any, is_oos: bool, oos_method: OosMethod | None = None) -> np.ndarray:
+    def predict(
+        self, X: Any, is_oos: bool, oos_method: OosMethod | None = None, n_jobs: int | str | None = None, **kwargs: Any
+    ) -> np.ndarray:
+        """Predict from ``X``; ``is_oos=False`` means ``X`` are the training rows.
+
+        ``n_jobs`` (None: serial; an int; ``"auto"``): the base models' predictions in
+        parallel, models and row chunks (:mod:`metalearners_core._execution.predict`);
+        the answer is the serial one.
+        """
+        return self._predict(X, is_oos, "predict", oos_method, n_jobs)
+
+    def predict_proba(
+        self, X: Any, is_oos: bool, oos_method: OosMethod | None = None, n_jobs: int | str | None = None
+    ) -> np.ndarray:
         """Class probabilities; ``is_oos=False`` means ``X`` are the training rows."""
-        return self._predict(X, is_oos, "predict_proba", oos_method)
+        return self._predict(X, is_oos, "predict_proba", oos_method, n_jobs)
 
     def set_params(self, **params: Any) -> None:
         raise NotImplementedError("CrossFitEstimator does not support set_params; build a new one.")
@@ -267,3 +285,32 @@ class CrossFitEstimator:
         """Accuracy for classifiers, R^2 for regressors."""
         metric = accuracy_score if self._is_classifier else r2_score
         return metric(y, self.predict(X, is_oos, oos_method), sample_weight=sample_weight)
+
+
+@dataclass(frozen=True)
+class PredictionRequest:
+    """One cross-fit estimator's predictions of ``X``, in or out of sample."""
+
+    estimator: CrossFitEstimator
+    X: Any
+    is_oos: bool
+    method: str  # "predict" | "predict_proba"
+    oos_method: OosMethod | None = None
+
+
+def predict_many(requests: Sequence[PredictionRequest], n_jobs: int | str | None = None) -> list[np.ndarray]:
+    """Every request's predictions, all their base-model predictions run at once
+    (:func:`metalearners_core._execution.run_predictions`), each combined as alone."""
+    validate_n_jobs(n_jobs, "n_jobs")
+    parts = [r.estimator.prediction_parts(r.X, r.is_oos, r.method, r.oos_method) for r in requests]
+    items = [
+        PredictItem(model, request.method, X)
+        for request, (models, _) in zip(requests, parts)
+        for model, X in models
+    ]
+    flat = run_predictions(items, n_jobs)
+    results, start = [], 0
+    for models, combine in parts:
+        results.append(combine(flat[start : start + len(models)]))
+        start += len(models)
+    return results

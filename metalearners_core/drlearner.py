@@ -23,6 +23,7 @@ from metalearners_core._model_kinds import (
     get_predict,
     get_predict_proba,
 )
+from metalearners_core._prediction import PredictionBatch
 from metalearners_core.metalearner import MetaLearner
 
 _EPSILON = 1e-09
@@ -126,29 +127,47 @@ class DRLearner(_ConditionalAverageOutcomeMetaLearner):
             pseudo = np.where(p.min(axis=1) < epsilon, yv - y0, pseudo)
         return pseudo
 
-    def _pseudo_outcomes(self, X: Any, y: np.ndarray, w: np.ndarray, is_oos: bool, oos_method: OosMethod = OVERALL) -> np.ndarray:
-        """Pseudo-outcomes of every variant vs control: (n_obs, n_variants - 1)."""
-        self._start_predict(X, is_oos, oos_method)
-        outcome, propensity = self._nuisance_sources(X, is_oos, oos_method)
-        return np.stack([self._pseudo_outcome(y, w, v, outcome, propensity) for v in range(1, self.n_variants)], axis=1)
+    def _pseudo_outcomes(
+        self, X: Any, y: np.ndarray, w: np.ndarray, is_oos: bool, oos_method: OosMethod = OVERALL,
+        n_jobs: int | str | None = None,
+    ) -> np.ndarray:
+        """Pseudo-outcomes of every variant vs control: (n_obs, n_variants - 1); the nuisance
+        predictions they need are made at once."""
+        self._start_predict(X, is_oos, oos_method, n_jobs)
+        batch = PredictionBatch(n_jobs)
+        outcomes = [
+            self._variant_outcome_request(batch, VARIANT_OUTCOME_MODEL, v, X, is_oos, oos_method)
+            for v in range(self.n_variants)
+        ]
+        propensity = self._nuisance_request(batch, PROPENSITY_MODEL, 0, X, is_oos, oos_method)
+        batch.run()
+        scaled = [self._outcome_scale(outcome()) for outcome in outcomes]
+        p = propensity()
+        return np.stack(
+            [self._pseudo_outcome(y, w, v, scaled.__getitem__, lambda: p) for v in range(1, self.n_variants)], axis=1
+        )
 
-    def predict(self, X: Any, is_oos: bool, oos_method: OosMethod = OVERALL) -> np.ndarray:
-        self._start_predict(X, is_oos, oos_method)
-        effects = []
-        for v in range(1, self.n_variants):
-            tau = self.predict_treatment(X, TREATMENT_MODEL, v - 1, is_oos, oos_method)
-            effects.append(tau)
-        return self._cate_tensor(effects)
+    def predict(
+        self, X: Any, is_oos: bool, oos_method: OosMethod = OVERALL, n_jobs: int | str | None = None
+    ) -> np.ndarray:
+        self._start_predict(X, is_oos, oos_method, n_jobs)
+        batch = PredictionBatch(n_jobs)
+        effects = [
+            self._treatment_request(batch, TREATMENT_MODEL, v - 1, X, is_oos, oos_method) for v in range(1, self.n_variants)
+        ]
+        batch.run()
+        return self._cate_tensor([effect() for effect in effects])
 
     def evaluate(
-        self, X: Any, y: Any, w: Any, is_oos: bool, oos_method: OosMethod = OVERALL, scoring: dict | None = None
+        self, X: Any, y: Any, w: Any, is_oos: bool, oos_method: OosMethod = OVERALL, scoring: dict | None = None,
+        n_jobs: int | str | None = None,
     ) -> dict[str, float]:
-        y_np, w_np = self._start_evaluate(X, y, w)
+        y_np, w_np = self._start_evaluate(X, y, w, n_jobs)
         scoring = self._scoring(scoring)
-        pseudo = self._pseudo_outcomes(X, y_np, w_np, is_oos, oos_method)
+        pseudo = self._pseudo_outcomes(X, y_np, w_np, is_oos, oos_method, n_jobs)
         return (
-            self._evaluate_variant_outcomes(X, y_np, w_np, is_oos, oos_method, scoring)
-            | _evaluate_propensity(self, X, w_np, is_oos, oos_method, scoring)
+            self._evaluate_variant_outcomes(X, y_np, w_np, is_oos, oos_method, scoring, n_jobs)
+            | _evaluate_propensity(self, X, w_np, is_oos, oos_method, scoring, n_jobs)
             | _evaluate_model_kind(
                 self._treatment_models[TREATMENT_MODEL],
                 Xs=[X] * (self.n_variants - 1),
@@ -159,6 +178,7 @@ class DRLearner(_ConditionalAverageOutcomeMetaLearner):
                 oos_method=oos_method,
                 is_treatment_model=True,
                 feature_set=self.feature_set[TREATMENT_MODEL],
+                n_jobs=n_jobs,
             )
         )
 

@@ -4,9 +4,10 @@ A learner declares its models (:mod:`._model_kinds`); :class:`MetaLearner` build
 one cross-fit estimator per model from the constructor's factories, params,
 feature sets and folds, checks the data (:mod:`._validation`), fits every model
 through one task graph (:mod:`._fit_graph`, run by :mod:`._execution`), and leaves
-``predict`` and ``evaluate`` to each learner (scoring: :mod:`._evaluation`). The
+``predict`` and ``evaluate`` to each learner (their requests of the models, run at
+once with ``n_jobs``: :mod:`._prediction`; scoring: :mod:`._evaluation`). The
 public API mirrors ``metalearners`` 0.13 (QuantCo): same class names, constructor
-keywords, method signatures and output shapes.
+keywords, method signatures and output shapes (plus ``n_jobs`` on predict and evaluate).
 """
 
 from __future__ import annotations
@@ -34,25 +35,21 @@ from metalearners_core._model_kinds import (
     get_predict_proba,
 )
 from metalearners_core._onnx import _OnnxMixin
+from metalearners_core._prediction import _PredictionMixin
 from metalearners_core._utils import (
     default_metric,
     n_rows,
-    select_columns,
-    to_numpy_vector,
     validate_model_and_predict_method,
     validate_positive_int,
 )
 from metalearners_core._validation import (
-    as_variant_codes,
-    check_in_sample_rows,
     nuisance_model_missing,
     validate_fitted_nuisance_keys,
-    validate_features,
     validate_fit_inputs,
     validate_n_variants,
     validate_propensity_arguments,
 )
-from metalearners_core.cross_fit_estimator import OVERALL, CrossFitEstimator, OosMethod, validate_oos_method
+from metalearners_core.cross_fit_estimator import OVERALL, CrossFitEstimator, OosMethod
 
 # The model kinds and declaration helpers stay importable from here, as in metalearners.
 __all__ = ["NUISANCE", "PROPENSITY_MODEL", "TREATMENT", "TREATMENT_MODEL", "VARIANT_OUTCOME_MODEL", "MetaLearner"]
@@ -66,7 +63,7 @@ def _per_kind(argument: Any, kinds: Collection[str]) -> dict:
     return {kind: argument for kind in kinds}
 
 
-class MetaLearner(_FitGraphMixin, _ExplainMixin, _OnnxMixin, ABC):
+class MetaLearner(_FitGraphMixin, _PredictionMixin, _ExplainMixin, _OnnxMixin, ABC):
     """Base class of all meta-learners.
 
     ``nuisance_model_factory``, ``treatment_model_factory``, ``nuisance_model_params``,
@@ -305,51 +302,31 @@ class MetaLearner(_FitGraphMixin, _ExplainMixin, _OnnxMixin, ABC):
 
     # -- prediction ------------------------------------------------------------------------
 
-    def predict_nuisance(
-        self, X: Any, model_kind: str, model_ord: int, is_oos: bool, oos_method: OosMethod = OVERALL
-    ) -> np.ndarray:
-        """Predictions of one nuisance model (its own feature set applied)."""
-        method = self.nuisance_model_specifications()[model_kind]["predict_method"](self)
-        model = self._nuisance_models[model_kind][model_ord]
-        return getattr(model, method)(select_columns(X, self.feature_set[model_kind]), is_oos, oos_method)
-
-    def predict_treatment(
-        self, X: Any, model_kind: str, model_ord: int, is_oos: bool, oos_method: OosMethod = OVERALL
-    ) -> np.ndarray:
-        """Predictions of one treatment model (its own feature set applied)."""
-        model = self._treatment_models[model_kind][model_ord]
-        return model.predict(select_columns(X, self.feature_set[model_kind]), is_oos, oos_method)
-
-    def _start_evaluate(self, X: Any, y: Any, w: Any) -> tuple[np.ndarray, np.ndarray]:
-        """y and w as numpy vectors (w as variant codes) for evaluate and ATEs, after checking X's columns."""
-        validate_features(X, self.feature_set.values())
-        return to_numpy_vector(y, "y"), as_variant_codes(to_numpy_vector(w, "w"))
-
     def _cate_tensor(self, effects: Sequence[np.ndarray]) -> np.ndarray:
         """Per-variant effects, each (n_obs,), as predict returns them: (n_obs, n_variants - 1,
         n_outputs); for a binary outcome the effect on both classes' probabilities."""
         tau = np.stack(effects, axis=1)
         return np.stack([-tau, tau], axis=2) if self.is_classification else tau[:, :, None]
 
-    def _start_predict(self, X: Any, is_oos: bool, oos_method: Any) -> None:
-        validate_oos_method(oos_method)
-        check_in_sample_rows(self, X, is_oos)
-        validate_features(X, self.feature_set.values())
-
     @abstractmethod
-    def predict(self, X: Any, is_oos: bool, oos_method: OosMethod = OVERALL) -> np.ndarray:
+    def predict(
+        self, X: Any, is_oos: bool, oos_method: OosMethod = OVERALL, n_jobs: int | str | None = None
+    ) -> np.ndarray:
         """CATE estimates of shape (n_obs, n_variants - 1, n_outputs).
 
         ``n_outputs`` is 1 for regression and the number of classes for classification.
         ``is_oos=False`` means ``X`` are the training rows: the estimates then come from
-        cross-fitting.
+        cross-fitting. ``n_jobs`` (not in metalearners): the base models' predictions in
+        parallel, models and row chunks (``None``: serial; an int; ``"auto"``: serial for
+        small batches); the answer is the serial one.
         """
 
     @abstractmethod
     def evaluate(
-        self, X: Any, y: Any, w: Any, is_oos: bool, oos_method: OosMethod = OVERALL, scoring: dict | None = None
+        self, X: Any, y: Any, w: Any, is_oos: bool, oos_method: OosMethod = OVERALL, scoring: dict | None = None,
+        n_jobs: int | str | None = None,
     ) -> dict[str, float]:
-        """Scores of every base model, keyed ``{model_kind}[_{i}|_{k}_vs_0]_{scorer}``."""
+        """Scores of every base model, keyed ``{model_kind}[_{i}|_{k}_vs_0]_{scorer}``; ``n_jobs`` as in predict."""
 
     def _scoring(self, scoring: dict | None) -> dict[str, list]:
         specs = self.nuisance_model_specifications() | self.treatment_model_specifications()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -10,7 +11,7 @@ from sklearn.metrics import root_mean_squared_error
 
 from metalearners_core._execution import CrossFitJob, Deferred
 from metalearners_core._onnx import get_overall_estimators, warning_experimental_feature
-from metalearners_core._utils import clip_abs_to_epsilon, function_has_argument, n_rows, take_rows
+from metalearners_core._utils import clip_abs_to_epsilon, function_has_argument, take_rows
 from metalearners_core.cross_fit_estimator import OVERALL, OosMethod
 from metalearners_core._evaluation import _evaluate_model_kind, _evaluate_propensity
 from metalearners_core._model_kinds import (
@@ -21,6 +22,7 @@ from metalearners_core._model_kinds import (
     get_predict,
     get_predict_proba,
 )
+from metalearners_core._prediction import PredictionBatch
 from metalearners_core.metalearner import MetaLearner
 
 OUTCOME_MODEL = "outcome_model"
@@ -136,31 +138,36 @@ class RLearner(MetaLearner):
         w_residuals = (w[mask] == variant) - propensity
         return y_residuals / clip_abs_to_epsilon(w_residuals, epsilon), np.square(w_residuals)
 
-    def predict(self, X: Any, is_oos: bool, oos_method: OosMethod = OVERALL) -> np.ndarray:
-        self._start_predict(X, is_oos, oos_method)
+    def predict(
+        self, X: Any, is_oos: bool, oos_method: OosMethod = OVERALL, n_jobs: int | str | None = None
+    ) -> np.ndarray:
+        self._start_predict(X, is_oos, oos_method, n_jobs)
+        batch = PredictionBatch(n_jobs)
         effects = []
         for v in range(1, self.n_variants):
+            request = partial(self._treatment_request, batch, TREATMENT_MODEL, v - 1)
             if is_oos:
-                tau = self.predict_treatment(X, TREATMENT_MODEL, v - 1, True, oos_method)
-            else:
-                mask = self._variants_indices[v - 1]
-                tau = np.zeros(n_rows(X))
-                tau[mask] = self.predict_treatment(take_rows(X, mask), TREATMENT_MODEL, v - 1, False)
-                if (~mask).any():
-                    tau[~mask] = self.predict_treatment(take_rows(X, ~mask), TREATMENT_MODEL, v - 1, True, oos_method)
-            effects.append(tau)
-        return self._cate_tensor(effects)
+                effects.append(request(X, True, oos_method))
+            else:  # out of fold on the rows its model trained on, out of sample on the others
+                effects.append(self._own_and_other(request, X, self._variants_indices[v - 1], oos_method))
+        batch.run()
+        return self._cate_tensor([effect() for effect in effects])
 
     def evaluate(
-        self, X: Any, y: Any, w: Any, is_oos: bool, oos_method: OosMethod = OVERALL, scoring: dict | None = None
+        self, X: Any, y: Any, w: Any, is_oos: bool, oos_method: OosMethod = OVERALL, scoring: dict | None = None,
+        n_jobs: int | str | None = None,
     ) -> dict[str, float]:
         """Base-model scores, plus ``r_loss_{k}_vs_0`` for every treatment variant k."""
-        y_np, w_np = self._start_evaluate(X, y, w)
+        y_np, w_np = self._start_evaluate(X, y, w, n_jobs)
         scoring = self._scoring(scoring)
-        nuisance = self._nuisance_estimates(X, is_oos, oos_method)
+        batch = PredictionBatch(n_jobs)
+        outcome = self._nuisance_request(batch, OUTCOME_MODEL, 0, X, is_oos, oos_method)
+        propensity = self._nuisance_request(batch, PROPENSITY_MODEL, 0, X, is_oos, oos_method)
+        batch.run()
+        nuisance = (outcome()[:, 1] if self.is_classification else outcome(), propensity())
         masks = [(w_np == v) | (w_np == 0) for v in range(1, self.n_variants)]
         pseudo = [self._pseudo_outcome_and_weights(y_np, w_np, v, masks[v - 1], nuisance) for v in range(1, self.n_variants)]
-        tau_hat = self.predict(X, is_oos, oos_method)
+        tau_hat = self.predict(X, is_oos, oos_method, n_jobs)
         y_hat, w_hat = nuisance
         r_losses = {}
         for v in range(1, self.n_variants):
@@ -173,11 +180,11 @@ class RLearner(MetaLearner):
                 treatments=w_np[mask] == v,
             )
         return (
-            _evaluate_propensity(self, X, w_np, is_oos, oos_method, scoring)
+            _evaluate_propensity(self, X, w_np, is_oos, oos_method, scoring, n_jobs)
             | _evaluate_model_kind(
                 self._nuisance_models[OUTCOME_MODEL], Xs=[X], ys=[y_np], scorers=scoring[OUTCOME_MODEL],
                 model_kind=OUTCOME_MODEL, is_oos=is_oos, oos_method=oos_method, is_treatment_model=False,
-                feature_set=self.feature_set[OUTCOME_MODEL],
+                feature_set=self.feature_set[OUTCOME_MODEL], n_jobs=n_jobs,
             )
             | r_losses
             | _evaluate_model_kind(
@@ -191,6 +198,7 @@ class RLearner(MetaLearner):
                 is_treatment_model=True,
                 sample_weights=[weights for _, weights in pseudo],
                 feature_set=self.feature_set[TREATMENT_MODEL],
+                n_jobs=n_jobs,
             )
         )
 

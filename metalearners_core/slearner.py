@@ -16,6 +16,7 @@ from metalearners_core._utils import n_rows, supports_categoricals
 from metalearners_core.cross_fit_estimator import OVERALL, OosMethod
 from metalearners_core._evaluation import _evaluate_model_kind
 from metalearners_core._model_kinds import _ModelSpecifications, get_one
+from metalearners_core._prediction import PredictionBatch
 from metalearners_core.metalearner import MetaLearner
 
 _BASE_MODEL = "base_model"
@@ -119,27 +120,30 @@ class SLearner(MetaLearner):
         return [self._nuisance_job(self._with_treatment(X, w), y, _BASE_MODEL, 0, params)]
 
     def predict_conditional_average_outcomes(
-        self, X: Any, is_oos: bool, oos_method: OosMethod = OVERALL
+        self, X: Any, is_oos: bool, oos_method: OosMethod = OVERALL, n_jobs: int | str | None = None
     ) -> np.ndarray:
-        """E[Y(k) | X] for every variant k: shape (n_obs, n_variants, n_outputs)."""
-        self._start_predict(X, is_oos, oos_method)
+        """E[Y(k) | X] for every variant k: shape (n_obs, n_variants, n_outputs); ``n_jobs`` as in ``predict``."""
+        self._start_predict(X, is_oos, oos_method, n_jobs)
         n_obs = n_rows(X)
+        batch = PredictionBatch(n_jobs)
         outcomes = [
-            self.predict_nuisance(
-                self._with_treatment(X, np.full(n_obs, v)), _BASE_MODEL, 0, is_oos, oos_method
-            )
+            self._nuisance_request(batch, _BASE_MODEL, 0, self._with_treatment(X, np.full(n_obs, v)), is_oos, oos_method)
             for v in range(self.n_variants)
         ]
-        return np.stack(outcomes, axis=1).reshape(n_obs, self.n_variants, -1)
+        batch.run()
+        return np.stack([outcome() for outcome in outcomes], axis=1).reshape(n_obs, self.n_variants, -1)
 
-    def predict(self, X: Any, is_oos: bool, oos_method: OosMethod = OVERALL) -> np.ndarray:
-        outcomes = self.predict_conditional_average_outcomes(X, is_oos, oos_method)
+    def predict(
+        self, X: Any, is_oos: bool, oos_method: OosMethod = OVERALL, n_jobs: int | str | None = None
+    ) -> np.ndarray:
+        outcomes = self.predict_conditional_average_outcomes(X, is_oos, oos_method, n_jobs)
         return outcomes[:, 1:] - outcomes[:, [0]]
 
     def evaluate(
-        self, X: Any, y: Any, w: Any, is_oos: bool, oos_method: OosMethod = OVERALL, scoring: dict | None = None
+        self, X: Any, y: Any, w: Any, is_oos: bool, oos_method: OosMethod = OVERALL, scoring: dict | None = None,
+        n_jobs: int | str | None = None,
     ) -> dict[str, float]:
-        y_np, w_np = self._start_evaluate(X, y, w)
+        y_np, w_np = self._start_evaluate(X, y, w, n_jobs)
         return _evaluate_model_kind(
             cfes=self._nuisance_models[_BASE_MODEL],
             Xs=[self._with_treatment(X, w_np)],
@@ -150,6 +154,7 @@ class SLearner(MetaLearner):
             oos_method=oos_method,
             is_treatment_model=False,
             feature_set=None,
+            n_jobs=n_jobs,
         )
 
     # The package leaves the S-learner out of ONNX export (its tutorial explains why:

@@ -48,16 +48,19 @@ class TLearner(_ConditionalAverageOutcomeMetaLearner):
             for v in range(self.n_variants)
         ]
 
-    def predict(self, X: Any, is_oos: bool, oos_method: OosMethod = OVERALL) -> np.ndarray:
-        outcomes = self.predict_conditional_average_outcomes(X, is_oos, oos_method)
+    def predict(
+        self, X: Any, is_oos: bool, oos_method: OosMethod = OVERALL, n_jobs: int | str | None = None
+    ) -> np.ndarray:
+        outcomes = self.predict_conditional_average_outcomes(X, is_oos, oos_method, n_jobs)
         return outcomes[:, 1:] - outcomes[:, [0]]
 
     def evaluate(
-        self, X: Any, y: Any, w: Any, is_oos: bool, oos_method: OosMethod = OVERALL, scoring: dict | None = None
+        self, X: Any, y: Any, w: Any, is_oos: bool, oos_method: OosMethod = OVERALL, scoring: dict | None = None,
+        n_jobs: int | str | None = None,
     ) -> dict[str, float]:
-        y_np, w_np = self._start_evaluate(X, y, w)
+        y_np, w_np = self._start_evaluate(X, y, w, n_jobs)
         return self._evaluate_variant_outcomes(
-            X, y_np, w_np, is_oos, oos_method, self._scoring(scoring)
+            X, y_np, w_np, is_oos, oos_method, self._scoring(scoring), n_jobs
         )
 
     def _necessary_onnx_models(self) -> dict[str, list[Any]]:

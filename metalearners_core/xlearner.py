@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -16,7 +16,7 @@ from metalearners_core._onnx import (
     infer_probabilities_output,
     warning_experimental_feature,
 )
-from metalearners_core._utils import n_rows, take_rows
+from metalearners_core._utils import take_rows
 from metalearners_core.cross_fit_estimator import MEDIAN, OVERALL, OosMethod
 from metalearners_core._conditional_average_outcome import _ConditionalAverageOutcomeMetaLearner
 from metalearners_core._evaluation import _evaluate_model_kind, _evaluate_propensity
@@ -28,6 +28,7 @@ from metalearners_core._model_kinds import (
     get_predict,
     get_predict_proba,
 )
+from metalearners_core._prediction import PredictionBatch
 from metalearners_core.metalearner import MetaLearner
 
 CONTROL_EFFECT_MODEL = "control_effect_model"
@@ -110,55 +111,79 @@ class XLearner(_ConditionalAverageOutcomeMetaLearner):
         """Imputed effects on the control rows (variant's model) and on variant's rows.
 
         Each outcome model predicts only rows it never saw, so in- and out-of-sample
-        imputations are the same.
+        imputations are the same. In a fit, from the predictions made in the workers.
         """
         treated, control = w == variant, w == 0
-        control_outcome_of_treated = self._outcome_scale(
-            self._nuisance_outside(X, VARIANT_OUTCOME_MODEL, 0, treated, variant - 1, oos_method)
-        )
-        treated_outcome_of_controls = self._outcome_scale(
-            self._nuisance_outside(X, VARIANT_OUTCOME_MODEL, variant, control, 0, oos_method)
-        )
-        return treated_outcome_of_controls - y[control], y[treated] - control_outcome_of_treated
+        control_outcome_of_treated = self._nuisance_outside(X, VARIANT_OUTCOME_MODEL, 0, treated, variant - 1, oos_method)
+        treated_outcome_of_controls = self._nuisance_outside(X, VARIANT_OUTCOME_MODEL, variant, control, 0, oos_method)
+        return self._imputed(y, w, variant, control_outcome_of_treated, treated_outcome_of_controls)
 
-    def _effect_estimates(
-        self, X: Any, kind: str, variant: int, own_rows: np.ndarray, is_oos: bool, oos_method: OosMethod
-    ) -> np.ndarray:
+    def _imputed(
+        self, y: np.ndarray, w: np.ndarray, variant: int, control_outcome_of_treated: np.ndarray,
+        treated_outcome_of_controls: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        imputed_control = self._outcome_scale(treated_outcome_of_controls) - y[w == 0]
+        imputed_treatment = y[w == variant] - self._outcome_scale(control_outcome_of_treated)
+        return imputed_control, imputed_treatment
+
+    def _effect_request(
+        self, batch: PredictionBatch, X: Any, kind: str, variant: int, own_rows: np.ndarray, is_oos: bool,
+        oos_method: OosMethod,
+    ) -> Callable[[], np.ndarray]:
         """An effect model's estimates: out of fold on the rows it trained on, else oos."""
-        if is_oos:
-            return self.predict_treatment(X, kind, variant - 1, True, oos_method)
-        estimates = np.zeros(n_rows(X))
-        estimates[own_rows] = self.predict_treatment(take_rows(X, own_rows), kind, variant - 1, False)
-        estimates[~own_rows] = self.predict_treatment(take_rows(X, ~own_rows), kind, variant - 1, True, oos_method)
-        return estimates
+        request = partial(self._treatment_request, batch, kind, variant - 1)
+        return request(X, True, oos_method) if is_oos else self._own_and_other(request, X, own_rows, oos_method)
 
-    def predict(self, X: Any, is_oos: bool, oos_method: OosMethod = OVERALL) -> np.ndarray:
-        self._start_predict(X, is_oos, oos_method)
-        effects = []
+    def predict(
+        self, X: Any, is_oos: bool, oos_method: OosMethod = OVERALL, n_jobs: int | str | None = None
+    ) -> np.ndarray:
+        self._start_predict(X, is_oos, oos_method, n_jobs)
+        batch = PredictionBatch(n_jobs)
         # Propensities have no median; metalearners falls back to the overall model.
-        propensity = self.predict_nuisance(
-            X, PROPENSITY_MODEL, 0, is_oos, OVERALL if oos_method == MEDIAN else oos_method
+        propensity = self._nuisance_request(
+            batch, PROPENSITY_MODEL, 0, X, is_oos, OVERALL if oos_method == MEDIAN else oos_method
         )
         masks = self._treatment_variants_mask
-        for v in range(1, self.n_variants):
-            tau_treatment = self._effect_estimates(X, TREATMENT_EFFECT_MODEL, v, masks[v], is_oos, oos_method)
-            tau_control = self._effect_estimates(X, CONTROL_EFFECT_MODEL, v, masks[0], is_oos, oos_method)
-            share = propensity[:, v] / (propensity[:, 0] + propensity[:, v])
-            tau = share * tau_control + (1 - share) * tau_treatment
+        estimates = [
+            (
+                self._effect_request(batch, X, TREATMENT_EFFECT_MODEL, v, masks[v], is_oos, oos_method),
+                self._effect_request(batch, X, CONTROL_EFFECT_MODEL, v, masks[0], is_oos, oos_method),
+            )
+            for v in range(1, self.n_variants)
+        ]
+        batch.run()
+        p = propensity()
+        effects = []
+        for v, (tau_treatment, tau_control) in zip(range(1, self.n_variants), estimates):
+            share = p[:, v] / (p[:, 0] + p[:, v])
+            tau = share * tau_control() + (1 - share) * tau_treatment()
             effects.append(tau)
         return self._cate_tensor(effects)
 
     def evaluate(
-        self, X: Any, y: Any, w: Any, is_oos: bool, oos_method: OosMethod = OVERALL, scoring: dict | None = None
+        self, X: Any, y: Any, w: Any, is_oos: bool, oos_method: OosMethod = OVERALL, scoring: dict | None = None,
+        n_jobs: int | str | None = None,
     ) -> dict[str, float]:
-        y_np, w_np = self._start_evaluate(X, y, w)
+        y_np, w_np = self._start_evaluate(X, y, w, n_jobs)
         scoring = self._scoring(scoring)
-        self._start_predict(X, is_oos, oos_method)
-        imputed = [self._imputed_effects(X, y_np, w_np, v, oos_method) for v in range(1, self.n_variants)]
-        common = dict(is_oos=is_oos, oos_method=oos_method, is_treatment_model=True)
+        self._start_predict(X, is_oos, oos_method, n_jobs)
+        batch = PredictionBatch(n_jobs)
+        outside = [
+            (
+                self._nuisance_request(batch, VARIANT_OUTCOME_MODEL, 0, take_rows(X, w_np == v), True, oos_method),
+                self._nuisance_request(batch, VARIANT_OUTCOME_MODEL, v, take_rows(X, w_np == 0), True, oos_method),
+            )
+            for v in range(1, self.n_variants)
+        ]
+        batch.run()
+        imputed = [
+            self._imputed(y_np, w_np, v, control_of_treated(), treated_of_controls())
+            for v, (control_of_treated, treated_of_controls) in zip(range(1, self.n_variants), outside)
+        ]
+        common = dict(is_oos=is_oos, oos_method=oos_method, is_treatment_model=True, n_jobs=n_jobs)
         return (
-            self._evaluate_variant_outcomes(X, y_np, w_np, is_oos, oos_method, scoring)
-            | _evaluate_propensity(self, X, w_np, is_oos, oos_method, scoring)
+            self._evaluate_variant_outcomes(X, y_np, w_np, is_oos, oos_method, scoring, n_jobs)
+            | _evaluate_propensity(self, X, w_np, is_oos, oos_method, scoring, n_jobs)
             | _evaluate_model_kind(
                 self._treatment_models[TREATMENT_EFFECT_MODEL],
                 Xs=[take_rows(X, w_np == v) for v in range(1, self.n_variants)],

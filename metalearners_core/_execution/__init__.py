@@ -1,4 +1,4 @@
-"""The one place where base models are fitted in parallel: a task-graph scheduler and its plans.
+"""The one place where base models are fitted and predicted in parallel: a task-graph scheduler, its plans, parallel prediction.
 
 All parallel execution of the library lives in this package, and joblib is imported
 nowhere else in it. :mod:`.jobs` holds what a learner asks to fit and what it gets
@@ -6,8 +6,9 @@ back, :mod:`.plan` how a fit uses the machine (workers per level, threads per ba
 model, backend and pool), :mod:`.oversubscription` the guard against explicit
 settings that ask for more threads than cores, :mod:`.tasks` what one fit is and
 how a worker runs it (inputs shared with worker processes through memory-mapped
-files), and :mod:`.scheduler` the loop that runs a fit's task graph. The learners
-import from here only.
+files), :mod:`.scheduler` the loop that runs a fit's task graph, and :mod:`.predict`
+the base-model predictions of a predict or evaluate call (models and row chunks,
+serial, threads or processes). The learners import from here only.
 """
 
 from metalearners_core._execution.jobs import (
@@ -23,6 +24,7 @@ from metalearners_core._execution.jobs import (
 )
 from metalearners_core._execution.oversubscription import OversubscriptionWarning
 from metalearners_core._execution.plan import plan_execution, releases_gil, with_explicit_threads
+from metalearners_core._execution.predict import PredictItem, PredictPlan, plan_predictions, pools_started, run_predictions
 from metalearners_core._execution.scheduler import fit_cross_fit_jobs, run_fit_graph
 
 __all__ = [
@@ -35,10 +37,15 @@ __all__ = [
     "ModelKey",
     "OversubscriptionWarning",
     "Plan",
+    "PredictItem",
+    "PredictPlan",
     "TaskRecord",
     "fit_cross_fit_jobs",
     "plan_execution",
+    "plan_predictions",
+    "pools_started",
     "releases_gil",
     "run_fit_graph",
+    "run_predictions",
     "with_explicit_threads",
 ]

@@ -57,7 +57,7 @@ def test_the_callers_sklearn_config_reaches_every_base_model(backend, levels):
 
 
 def test_set_config_validates_and_config_context_restores():
-    assert get_config() == {"share_lightgbm_bins": True, "oversubscription": "warn"}
+    assert get_config() == {"share_lightgbm_bins": True, "oversubscription": "warn", "predict_split": "both"}
     with pytest.raises(ValueError, match="unknown setting 'share_bins'"):
         set_config(share_bins=False)
     with pytest.raises(TypeError, match="share_lightgbm_bins='no'"):
