@@ -6,8 +6,9 @@ back, :mod:`.plan` how a fit uses the machine (workers per level, threads per ba
 model, backend and pool), :mod:`.oversubscription` the guard against explicit
 settings that ask for more threads than cores, :mod:`.tasks` what one fit is and
 how a worker runs it (inputs shared with worker processes through memory-mapped
-files), and :mod:`.scheduler` the loop that runs a fit's task graph. The learners
-import from here only.
+files), :mod:`.scheduler` the loop that runs a fit's task graph, :mod:`.identity`
+the fingerprints of identical fits and :mod:`.grid` a grid search's learners run as
+one graph. The learners import from here only.
 """
 
 from metalearners_core._execution.jobs import (
@@ -21,6 +22,8 @@ from metalearners_core._execution.jobs import (
     Plan,
     TaskRecord,
 )
+from metalearners_core._execution.grid import LearnerGraph, run_learner_graphs
+from metalearners_core._execution.identity import JobIdentity
 from metalearners_core._execution.oversubscription import OversubscriptionWarning
 from metalearners_core._execution.plan import plan_execution, releases_gil, with_explicit_threads
 from metalearners_core._execution.scheduler import fit_cross_fit_jobs, run_fit_graph
@@ -32,6 +35,8 @@ __all__ = [
     "Deferred",
     "FitPredictions",
     "FittedCrossFit",
+    "JobIdentity",
+    "LearnerGraph",
     "ModelKey",
     "OversubscriptionWarning",
     "Plan",
@@ -40,5 +45,6 @@ __all__ = [
     "plan_execution",
     "releases_gil",
     "run_fit_graph",
+    "run_learner_graphs",
     "with_explicit_threads",
 ]
