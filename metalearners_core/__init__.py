@@ -3,13 +3,15 @@
 A drop-in for the public API of the ``metalearners`` package (QuantCo, 0.13) whose
 three levels of parallelism are real knobs: the base models' own threads
 (``n_jobs`` in ``*_model_params``), the folds of each cross-fit model
-(``n_jobs_cross_fitting``) and the models of each stage (``n_jobs_base_learners``).
+(``n_jobs_cross_fitting``) and the models of each stage (``n_jobs_base_learners``);
+``MetaLearnerGridSearch`` adds the grid points of a search, all in one task graph.
 """
 
 from metalearners_core._config import config_context, get_config, set_config
 from metalearners_core._execution import OversubscriptionWarning, TaskRecord
 from metalearners_core.cross_fit_estimator import CrossFitEstimator
 from metalearners_core.drlearner import DRLearner
+from metalearners_core.grid_search import MetaLearnerGridSearch
 from metalearners_core.metalearner import MetaLearner
 from metalearners_core.rlearner import RLearner
 from metalearners_core.slearner import SLearner
@@ -21,6 +23,7 @@ __all__ = [
     "CrossFitEstimator",
     "DRLearner",
     "MetaLearner",
+    "MetaLearnerGridSearch",
     "OversubscriptionWarning",
     "RLearner",
     "SLearner",
