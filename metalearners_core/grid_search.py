@@ -25,7 +25,8 @@ costs), fits shared with other grid points counted in full; ``shared_fit_time``
 (a column the package lacks) is the part of it spent in fits shared with other
 grid points, each run once for all of them. The search's fits, each once, are in
 ``fit_trace_``; its wall time is not split over grid points. ``score_time`` is the
-grid point's ``evaluate`` calls, as in the package.
+grid point's ``evaluate`` calls, as in the package (after the fit, several grid
+points at once on up to the pool's workers in threads: predictions release the GIL).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from typing import Any
 import pandas as pd
 from sklearn.model_selection import ParameterGrid
 
-from metalearners_core._execution import CrossFitJob, FittedCrossFit, Plan, TaskRecord, run_learner_graphs
+from metalearners_core._execution import CrossFitJob, FittedCrossFit, Plan, TaskRecord, map_in_threads, run_learner_graphs
 from metalearners_core._grid_validation import (
     models_to_fit,
     validate_fit_keywords,
@@ -161,7 +162,7 @@ class MetaLearnerGridSearch:
         self.results_: pd.DataFrame | None = None
         test = (X_test, y_test, w_test) if all(v is not None for v in (X_test, y_test, w_test)) else None
         if not self.store_raw_results and not self.store_results:
-            self.raw_results_ = self._results(points, X, y, w, test, oos_method, kwargs)
+            self.raw_results_ = self._results(points, X, y, w, test, oos_method, kwargs, lazy=True)
             return self
         results = list(self._results(points, X, y, w, test, oos_method, kwargs))
         if self.store_raw_results:
@@ -171,18 +172,20 @@ class MetaLearnerGridSearch:
         return self
 
     def _results(
-        self, points: list[dict], X: Any, y: Any, w: Any, test: tuple | None, oos_method: OosMethod, kwargs: dict
+        self, points: list[dict], X: Any, y: Any, w: Any, test: tuple | None, oos_method: OosMethod, kwargs: dict,
+        lazy: bool = False,
     ) -> Generator[GSResult, None, None]:
-        """Fit all grid points as one graph, then yield each scored (lazily: nothing runs before the first item)."""
+        """Fit all grid points as one graph, then yield each scored (nothing runs before the
+        first item). ``lazy``: each scored as it is asked for, else all on the pool's threads."""
         learners = [self.metalearner_factory(**params) for params in points]
         start = time.perf_counter()
         self._fit_all(learners, X, y, w, kwargs)
-        wall = time.perf_counter() - start
-        fit_times = _fit_times(learners)
-        self._report(learners, wall)
-        while learners:  # handed out one by one: a generator keeps no learner it has yielded
-            learner = learners.pop(0)
-            fit_time, shared = fit_times.pop(0)
+        self._report(learners, time.perf_counter() - start)
+        fitted = list(zip(learners, _fit_times(learners)))
+        del learners
+
+        def scored(item: tuple) -> GSResult:
+            learner, (fit_time, shared) = item
             start = time.perf_counter()
             train_scores = learner.evaluate(X=X, y=y, w=w, is_oos=False, scoring=self.scoring)
             test_scores = None
@@ -191,7 +194,14 @@ class MetaLearnerGridSearch:
                 test_scores = learner.evaluate(
                     X=X_test, y=y_test, w=w_test, is_oos=True, oos_method=oos_method, scoring=self.scoring
                 )
-            yield GSResult(learner, train_scores, test_scores, fit_time, time.perf_counter() - start, shared)
+            return GSResult(learner, train_scores, test_scores, fit_time, time.perf_counter() - start, shared)
+
+        if lazy:
+            while fitted:  # handed out one by one: the generator keeps no learner it has yielded
+                yield scored(fitted.pop(0))
+            return
+        plan = self.fit_plan_
+        yield from map_in_threads(scored, fitted, 1 if plan.backend == "sequential" else plan.workers)
 
     def _fit_all(self, learners: list[MetaLearner], X: Any, y: Any, w: Any, kwargs: dict) -> None:
         """Every learner's fit graph, run as one; the learners keep their models."""

@@ -25,7 +25,7 @@ from metalearners_core._execution.jobs import (
 from metalearners_core._execution.grid import LearnerGraph, run_learner_graphs
 from metalearners_core._execution.identity import JobIdentity
 from metalearners_core._execution.oversubscription import OversubscriptionWarning
-from metalearners_core._execution.plan import plan_execution, releases_gil, with_explicit_threads
+from metalearners_core._execution.plan import map_in_threads, plan_execution, releases_gil, with_explicit_threads
 from metalearners_core._execution.scheduler import fit_cross_fit_jobs, run_fit_graph
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "Plan",
     "TaskRecord",
     "fit_cross_fit_jobs",
+    "map_in_threads",
     "plan_execution",
     "releases_gil",
     "run_fit_graph",

@@ -152,3 +152,16 @@ def open_executor(plan: Plan) -> Iterator[Executor]:
             yield pool
         finally:
             pool._temp_folder_manager._clean_temporary_resources(context_id=context, force=False)
+
+
+def map_in_threads(function: Callable[[Any], Any], items: Sequence[Any], workers: int) -> list:
+    """``[function(item) for item in items]``, on up to ``workers`` threads (at most the cores), in order.
+
+    For work after a fit that releases the GIL where it is heavy (a grid search's
+    ``evaluate`` calls: the base models' predictions).
+    """
+    workers = min(workers, cpu_count())  # never more threads than cores
+    if workers <= 1 or len(items) <= 1:
+        return [function(item) for item in items]
+    with ThreadPoolExecutor(min(workers, len(items)), thread_name_prefix="metalearners_core") as pool:
+        return list(pool.map(function, items))
