@@ -6,12 +6,14 @@ three levels of parallelism are real knobs: the base models' own threads
 (``n_jobs_cross_fitting``) and the models of each stage (``n_jobs_base_learners``);
 and whose ``predict``, ``predict_conditional_average_outcomes`` and ``evaluate`` take
 ``n_jobs``: the base models' predictions in parallel (models and row chunks).
+``MetaLearnerGridSearch`` adds the grid points of a search, all in one task graph.
 """
 
 from metalearners_core._config import config_context, get_config, set_config
 from metalearners_core._execution import OversubscriptionWarning, TaskRecord
 from metalearners_core.cross_fit_estimator import CrossFitEstimator
 from metalearners_core.drlearner import DRLearner
+from metalearners_core.grid_search import MetaLearnerGridSearch
 from metalearners_core.metalearner import MetaLearner
 from metalearners_core.rlearner import RLearner
 from metalearners_core.slearner import SLearner
@@ -23,6 +25,7 @@ __all__ = [
     "CrossFitEstimator",
     "DRLearner",
     "MetaLearner",
+    "MetaLearnerGridSearch",
     "OversubscriptionWarning",
     "RLearner",
     "SLearner",

@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from sklearn.model_selection import KFold
 
-from metalearners_core._execution import CrossFitJob, Deferred, FitPredictions, FittedCrossFit, Plan, run_fit_graph
+from metalearners_core._execution import (
+    CrossFitJob, Deferred, FitPredictions, FittedCrossFit, LearnerGraph, ModelKey, Plan, run_fit_graph,
+)
 from metalearners_core._model_kinds import NUISANCE, TREATMENT
 from metalearners_core._utils import select_columns, take_rows, validate_n_jobs
 from metalearners_core._validation import validate_features
@@ -136,30 +138,54 @@ class _FitGraphMixin:
         """
         validate_n_jobs(n_jobs_cross_fitting, "n_jobs_cross_fitting")
         validate_n_jobs(n_jobs_base_learners, "n_jobs_base_learners")
-        ready = set(self._prefitted_nuisance_models) | (set(self._nuisance_models) if fitted_stage else set())
-        fitted = [(kind, i) for kind in ready for i in range(len(self._nuisance_models[kind]))]
-
-        def keep(job: CrossFitJob, result: FittedCrossFit) -> None:
-            models = self._nuisance_models if job.stage == NUISANCE else self._treatment_models
-            model = models[job.model_kind][job.model_ord].clone().adopt(job, result)
-            models[job.model_kind][job.model_ord] = model
-            self.fit_trace_.extend(result.records)
-            if job.predictions is not None:
-                folds = result.fold_predictions
-                in_sample = None if folds is None else model.in_sample_from(folds, job.predictions.method)
-                self._fit_predictions[job.key] = (in_sample, result.outside_predictions)
-
         try:
             self.fit_plan_: Plan = run_fit_graph(
                 [job for job in jobs if job is not None],
                 deferred,
                 n_jobs_cross_fitting,
                 n_jobs_base_learners,
-                on_fitted=keep,
-                fitted=fitted,
+                on_fitted=self._keep_fitted,
+                fitted=self._fitted_keys(fitted_stage),
             )
         finally:
-            self._fit_predictions, self._fit_rows = {}, {}  # valid for this fit's data only
+            self._end_fit()
+
+    def _fit_graph_of(
+        self, X: Any, y: Any, w: Any, fit_params: dict | None, synchronize: bool, fit_rows: dict | None = None
+    ) -> LearnerGraph:
+        """The task graph of a full ``fit``, not yet run (a grid search runs many as one).
+
+        ``fit_rows``: a dict of variant rows shared with other learners fitted on the
+        same data (see :meth:`_rows_of_variant`), so that their jobs train on the very
+        same matrices: identical jobs are recognised at once and LightGBM bins shared.
+        """
+        y_np, w_np = self._start_fit(X, y, w)
+        if fit_rows is not None:
+            self._fit_rows = fit_rows
+        qualified = self._qualified_fit_params(fit_params)
+        jobs = self._nuisance_jobs(X, y_np, w_np, qualified[NUISANCE], synchronize)
+        # One pool for both stages: a treatment model starts once the models it needs are fitted.
+        deferred = self._treatment_plan(X, y_np, w_np, qualified[TREATMENT])
+        return LearnerGraph([job for job in jobs if job is not None], deferred, self._fitted_keys())
+
+    def _fitted_keys(self, fitted_stage: bool = False) -> list[ModelKey]:
+        """The models a fit need not train: pre-fitted ones (and, with ``fitted_stage``, all nuisance models)."""
+        ready = set(self._prefitted_nuisance_models) | (set(self._nuisance_models) if fitted_stage else set())
+        return [(kind, i) for kind in ready for i in range(len(self._nuisance_models[kind]))]
+
+    def _keep_fitted(self, job: CrossFitJob, result: FittedCrossFit) -> None:
+        """Keep a fitted job's models, its trace and the predictions made in its workers."""
+        models = self._nuisance_models if job.stage == NUISANCE else self._treatment_models
+        model = models[job.model_kind][job.model_ord].clone().adopt(job, result)
+        models[job.model_kind][job.model_ord] = model
+        self.fit_trace_.extend(result.records)
+        if job.predictions is not None:
+            folds = result.fold_predictions
+            in_sample = None if folds is None else model.in_sample_from(folds, job.predictions.method)
+            self._fit_predictions[job.key] = (in_sample, result.outside_predictions)
+
+    def _end_fit(self) -> None:
+        self._fit_predictions, self._fit_rows = {}, {}  # valid for this fit's data only
 
     def _rows_of_variant(self, X: Any, w: np.ndarray, variant: int) -> Any:
         """X's rows of ``variant``, one array per fit: models trained on the same array

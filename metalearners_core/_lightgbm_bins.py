@@ -31,13 +31,23 @@ from typing import Any, ContextManager
 import numpy as np
 
 # LightGBM parameters (and aliases) that do not change the binned data: a
-# classifier and a regressor with otherwise equal parameters share bins.
+# classifier and a regressor with otherwise equal parameters share bins, and so do
+# models that differ only in how they grow trees (what grid searches vary). Every
+# other parameter is taken to change the bins: min_child_samples does (LightGBM
+# drops features it cannot split on, feature_pre_filter), the seed may (sampling).
 _TRAINING_ONLY = frozenset(
     {
         "objective", "objective_type", "app", "application", "loss",
         "num_class", "num_classes",
         "metric", "metrics", "metric_types",
         "num_threads", "num_thread", "nthread", "nthreads", "n_jobs",
+        "num_iterations", "num_iteration", "n_iter", "num_tree", "num_trees", "num_round", "num_rounds",
+        "nrounds", "num_boost_round", "n_estimators", "max_iter",
+        "learning_rate", "shrinkage_rate", "eta",
+        "num_leaves", "num_leaf", "max_leaves", "max_leaf", "max_leaf_nodes", "max_depth",
+        "lambda_l1", "reg_alpha", "l1_regularization", "lambda_l2", "reg_lambda", "lambda", "l2_regularization",
+        "min_gain_to_split", "min_split_gain",
+        "verbose", "verbosity",
     }
 )  # fmt: skip
 

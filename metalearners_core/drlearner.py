@@ -10,7 +10,7 @@ import numpy as np
 
 from metalearners_core._execution import CrossFitJob, Deferred
 from metalearners_core._onnx import get_overall_estimators, warning_experimental_feature
-from metalearners_core._utils import clip_abs_to_epsilon, n_rows, take_rows
+from metalearners_core._utils import clip_abs_to_epsilon, n_rows
 from metalearners_core.cross_fit_estimator import OVERALL, OosMethod
 from metalearners_core._conditional_average_outcome import _ConditionalAverageOutcomeMetaLearner
 from metalearners_core._evaluation import _evaluate_model_kind, _evaluate_propensity
@@ -70,7 +70,7 @@ class DRLearner(_ConditionalAverageOutcomeMetaLearner):
         self._cv_split_indices = self._split(X) if synchronize else None
         outcome_jobs = [
             self._nuisance_job(
-                take_rows(X, w == v), y[w == v], VARIANT_OUTCOME_MODEL, v, fit_params[VARIANT_OUTCOME_MODEL],
+                self._rows_of_variant(X, w, v), y[w == v], VARIANT_OUTCOME_MODEL, v, fit_params[VARIANT_OUTCOME_MODEL],
                 in_sample=True, outside_X=X, outside_rows=(w != v,),
             )
             for v in range(self.n_variants)

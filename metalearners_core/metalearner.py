@@ -280,12 +280,8 @@ class MetaLearner(_FitGraphMixin, _PredictionMixin, _ExplainMixin, _OnnxMixin, A
         ``{"nuisance": {kind: {...}}, "treatment": {kind: {...}}}``, to chosen models only.
         ``synchronize_cross_fitting`` makes models share folds where the method allows.
         """
-        y_np, w_np = self._start_fit(X, y, w)
-        qualified = self._qualified_fit_params(fit_params)
-        jobs = self._nuisance_jobs(X, y_np, w_np, qualified[NUISANCE], synchronize_cross_fitting)
-        # One pool for both stages: a treatment model starts once the models it needs are fitted.
-        plan = self._treatment_plan(X, y_np, w_np, qualified[TREATMENT])
-        self._fit_graph(jobs, plan, n_jobs_cross_fitting, n_jobs_base_learners)
+        graph = self._fit_graph_of(X, y, w, fit_params, synchronize_cross_fitting)
+        self._fit_graph(graph.jobs, graph.deferred, n_jobs_cross_fitting, n_jobs_base_learners)
         return self
 
     @abstractmethod

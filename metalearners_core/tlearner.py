@@ -15,7 +15,6 @@ from metalearners_core._onnx import (
     infer_probabilities_output,
     warning_experimental_feature,
 )
-from metalearners_core._utils import take_rows
 from metalearners_core.cross_fit_estimator import OVERALL, OosMethod
 from metalearners_core._conditional_average_outcome import _ConditionalAverageOutcomeMetaLearner
 from metalearners_core._model_kinds import VARIANT_OUTCOME_MODEL, _ModelSpecifications
@@ -43,7 +42,7 @@ class TLearner(_ConditionalAverageOutcomeMetaLearner):
     ) -> list[CrossFitJob | None]:
         return [
             self._nuisance_job(
-                take_rows(X, w == v), y[w == v], VARIANT_OUTCOME_MODEL, v, fit_params[VARIANT_OUTCOME_MODEL]
+                self._rows_of_variant(X, w, v), y[w == v], VARIANT_OUTCOME_MODEL, v, fit_params[VARIANT_OUTCOME_MODEL]
             )
             for v in range(self.n_variants)
         ]

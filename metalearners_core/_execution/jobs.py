@@ -5,7 +5,8 @@ The plain values passed between the learners and the scheduler: a
 model, and the predictions its models should make right after fitting), a
 :class:`Deferred` builder of jobs that wait for other models, the
 :class:`FittedCrossFit` a job yields, the :class:`TaskRecord` of each fit (when and
-where it ran) and the :class:`Plan` of how one fit uses the machine. Nothing here
+where it ran) and the :class:`Plan` of how one fit uses the machine. In a grid
+search, jobs and deferred jobs carry their grid point (``graph``). Nothing here
 runs anything.
 """
 
@@ -52,10 +53,17 @@ class CrossFitJob:
     splits: Sequence[tuple[np.ndarray, np.ndarray]]
     fit_overall: bool
     predictions: FitPredictions | None = None
+    graph: int | None = None  # the grid point whose learner asked for it (None: a single learner's fit)
 
     @property
     def key(self) -> ModelKey:
+        """The model within its learner."""
         return (self.model_kind, self.model_ord)
+
+    @property
+    def node(self) -> tuple:
+        """The model within the task graph: its key, prefixed by its grid point in a grid search."""
+        return self.key if self.graph is None else (self.graph, *self.key)
 
     @property
     def folds(self) -> list[int | None]:
@@ -67,10 +75,11 @@ class CrossFitJob:
 class Deferred:
     """Jobs that can only be built once the models in ``needs`` are fitted."""
 
-    needs: frozenset[ModelKey]
+    needs: frozenset  # the nodes (CrossFitJob.node) of the models it waits for
     n_jobs: int  # how many jobs ``build`` returns (to size the pool up front)
     build: Callable[[], list[CrossFitJob]]
     data: tuple = ()  # the matrices the jobs will train on: LightGBM bins on them are kept
+    graph: int | None = None  # as CrossFitJob.graph
 
 
 @dataclass(frozen=True)
@@ -109,9 +118,10 @@ class Plan:
     """How one fit uses the machine: the pool, its caps per level, threads per fit, backend.
 
     ``workers`` is the pool's size; ``fold_workers`` caps the fits of one model in
-    flight and ``stage_workers`` the models in flight. Explicit levels make a pool of
-    their product; ``"auto"`` caps only the pool, so that a worker never waits for
-    another model's last fold.
+    flight, ``stage_workers`` the models of one learner in flight and
+    ``graph_workers`` (a grid search's ``n_jobs``) the grid points in flight.
+    Explicit levels make a pool of their product; ``"auto"`` caps only the pool, so
+    that a worker never waits for another model's last fold.
     """
 
     fold_workers: int
@@ -119,3 +129,4 @@ class Plan:
     model_threads: int
     backend: str  # "processes" | "threads" | "sequential"
     workers: int
+    graph_workers: int = 1

@@ -13,9 +13,10 @@ setting (:func:`metalearners_core.set_config`):
 * ``"warn"`` (default): run as asked, with one :class:`OversubscriptionWarning` per
   fit naming the threads in flight and the cores;
 * ``"limit"``: cap at the cores, threads per model first (down to one), then
-  workers: stage workers first, then fold workers (a model's folds are equal
-  fits, so the fold level keeps the load even). The answer never depends on the
-  split, so a limited fit gives the same models;
+  workers: a grid search's grid workers first, then stage workers, then fold
+  workers (a model's folds are equal fits, so the fold level keeps the load
+  even). The answer never depends on the split, so a limited fit gives the same
+  models;
 * ``"allow"``: run as asked, silently.
 """
 
@@ -43,16 +44,18 @@ def workers_in_flight(plan: Plan) -> int:
 
 
 def limit_workers(plan: Plan, cores: int) -> Plan:
-    """The plan with at most ``cores`` workers: stage workers reduced first, then fold workers."""
+    """The plan with at most ``cores`` workers: grid workers reduced first, then stage
+    workers, then fold workers."""
     if workers_in_flight(plan) <= cores:
         return plan
     fold_workers = min(plan.fold_workers, cores)
     stage_workers = max(1, min(plan.stage_workers, cores // fold_workers))
-    workers = fold_workers * stage_workers
+    graph_workers = max(1, min(plan.graph_workers, cores // (fold_workers * stage_workers)))
+    workers = fold_workers * stage_workers * graph_workers
     backend = "sequential" if workers == 1 else plan.backend
     return dataclasses.replace(
-        plan, fold_workers=fold_workers, stage_workers=stage_workers, workers=workers,
-        model_threads=max(1, cores // workers), backend=backend,
+        plan, fold_workers=fold_workers, stage_workers=stage_workers, graph_workers=graph_workers,
+        workers=workers, model_threads=max(1, cores // workers), backend=backend,
     )
 
 
@@ -105,8 +108,10 @@ class ThreadGuard:
         per_model = _count(threads, "thread") + " per model"
         if plan.backend == "sequential":
             factors = f"{per_model} x 1 worker"
-        elif plan.workers == plan.fold_workers * plan.stage_workers:
+        elif plan.workers == plan.fold_workers * plan.stage_workers * plan.graph_workers:
             factors = f"{per_model} x {_count(plan.fold_workers, 'fold worker')} x {_count(plan.stage_workers, 'stage worker')}"
+            if plan.graph_workers > 1:
+                factors += f" x {_count(plan.graph_workers, 'grid worker')}"
         else:
             factors = f"{per_model} x {_count(plan.workers, 'worker')}"
         return (

@@ -4,15 +4,17 @@
 :func:`open_executor` opens the pool that runs it. The levels keep the meaning they
 have in the ``metalearners`` package:
 
-* stage level, ``n_jobs_base_learners``: at most this many models in flight;
+* stage level, ``n_jobs_base_learners``: at most this many models of a learner in flight;
 * fold level, ``n_jobs_cross_fitting``: at most this many fits (folds or the
   overall model) of one model at once;
-* the pool has (stage workers x fold workers) workers;
+* grid level, a grid search's ``n_jobs``: at most this many grid points (learners)
+  in flight; the pool has (grid workers x stage workers x fold workers) workers
+  (one learner's fit: grid workers = 1);
 * model level: the base model's ``n_jobs``. Unless the user set it, it is set
   explicitly to ``cores // pool workers`` (:func:`with_explicit_threads`), never
   left to a library default such as LightGBM's "all cores" inside every worker.
 
-``"auto"`` at the fold or stage level lets the scheduler split the cores: as many
+``"auto"`` at any level lets the scheduler split the cores: as many
 workers as the first stage has fits (up to the cores), the remaining cores as
 threads inside each fit, and threads instead of processes when every base model
 releases the GIL (unless ``joblib.parallel_config(backend=...)`` chose a backend).
@@ -61,31 +63,48 @@ def _resolve(n_jobs: int | str | None, cap: int) -> int:
     return max(1, min(effective_n_jobs(n_jobs), cap))
 
 
+def _models_per_graph(jobs: Sequence[CrossFitJob], deferred: Sequence[Deferred]) -> int:
+    """The most models one learner (grid point) fits: what the stage level can use."""
+    counts: dict = {}
+    for job in jobs:
+        counts[job.graph] = counts.get(job.graph, 0) + 1
+    for d in deferred:
+        counts[d.graph] = counts.get(d.graph, 0) + d.n_jobs
+    return max(counts.values(), default=1)
+
+
 def plan_execution(
     jobs: Sequence[CrossFitJob],
     deferred: Sequence[Deferred],
     n_jobs_cross_fitting: int | str | None,
     n_jobs_base_learners: int | str | None,
+    n_jobs_grid: int | str | None = None,
 ) -> Plan:
-    """Workers per level (capped by what the fit can use), threads per fit, backend."""
+    """Workers per level (capped by what the fit can use), threads per fit, backend.
+
+    ``n_jobs_grid`` is a grid search's level: grid points in flight (one learner: 1).
+    """
     cores = cpu_count()
-    n_models = len(jobs) + sum(d.n_jobs for d in deferred)
+    n_models = _models_per_graph(jobs, deferred)
+    n_graphs = len({job.graph for job in jobs} | {d.graph for d in deferred}) or 1
     max_folds = max((len(job.folds) for job in jobs), default=1)
     kind, explicit = _active_backend()
-    if AUTO in (n_jobs_cross_fitting, n_jobs_base_learners):
+    if AUTO in (n_jobs_cross_fitting, n_jobs_base_learners, n_jobs_grid):
         first_stage_tasks = sum(len(job.folds) for job in jobs) or max_folds
         workers = max(1, min(cores, first_stage_tasks))
         fold_workers, stage_workers = min(max_folds, workers), min(n_models, workers)
+        graph_workers = min(n_graphs, workers)
         factories = [job.estimator_factory for job in jobs]
         if not explicit:
             kind = "threads" if all(map(releases_gil, factories)) else "processes"
     else:
         fold_workers = _resolve(n_jobs_cross_fitting, max_folds)
         stage_workers = _resolve(n_jobs_base_learners, n_models)
-        workers = fold_workers * stage_workers
+        graph_workers = _resolve(n_jobs_grid, n_graphs)
+        workers = fold_workers * stage_workers * graph_workers
     if workers == 1:
         kind = "sequential"
-    return Plan(fold_workers, stage_workers, max(1, cores // workers), kind, workers)
+    return Plan(fold_workers, stage_workers, max(1, cores // workers), kind, workers, graph_workers)
 
 
 def with_explicit_threads(factory: Any, params: dict, n_threads: int) -> dict:
@@ -133,3 +152,16 @@ def open_executor(plan: Plan) -> Iterator[Executor]:
             yield pool
         finally:
             pool._temp_folder_manager._clean_temporary_resources(context_id=context, force=False)
+
+
+def map_in_threads(function: Callable[[Any], Any], items: Sequence[Any], workers: int) -> list:
+    """``[function(item) for item in items]``, on up to ``workers`` threads (at most the cores), in order.
+
+    For work after a fit that releases the GIL where it is heavy (a grid search's
+    ``evaluate`` calls: the base models' predictions).
+    """
+    workers = min(workers, cpu_count())  # never more threads than cores
+    if workers <= 1 or len(items) <= 1:
+        return [function(item) for item in items]
+    with ThreadPoolExecutor(min(workers, len(items)), thread_name_prefix="metalearners_core") as pool:
+        return list(pool.map(function, items))

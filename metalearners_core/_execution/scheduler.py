@@ -8,19 +8,25 @@ job starts as soon as the models it needs are fitted: no barrier between stages
 where the method does not need one, and no core idle while one model's slowest fold
 finishes. The plan's caps per level (:mod:`.plan`) hold at every submission, and
 LightGBM's binned data that no later fit can use is dropped as the fit goes.
+
+A grid search runs the graphs of all its learners as one (:mod:`.grid`): jobs carry
+their grid point, and with an ``identity`` (:mod:`.identity`) jobs with the same
+fingerprint are fitted once, their result handed to every job that asked for it,
+also to jobs built after it was fitted.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Callable, Iterable, Sequence
+from collections import Counter
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import dataclass, field
 from typing import Any
 
 from metalearners_core._config import get_config
-from metalearners_core._execution.jobs import OVERALL_FOLD, CrossFitJob, Deferred, FittedCrossFit, ModelKey, Plan
+from metalearners_core._execution.jobs import OVERALL_FOLD, CrossFitJob, Deferred, FittedCrossFit, Plan
 from metalearners_core._execution.oversubscription import ThreadGuard, limit_workers
 from metalearners_core._execution.plan import cpu_count, open_executor, plan_execution
 from metalearners_core._execution.tasks import SharedFolder, Task, run_task, tasks_of_job
@@ -28,14 +34,15 @@ from metalearners_core._lightgbm_bins import BinsOfFit
 from metalearners_core._utils import n_rows
 
 
-
 @dataclass
 class _JobState:
-    job: CrossFitJob
+    job: CrossFitJob  # what is fitted: the first job with this fingerprint
+    owners: list = field(default_factory=list)  # every job it serves (the same fits, maybe other grid points)
     models: dict = field(default_factory=dict)
     predictions: dict = field(default_factory=dict)
     records: list = field(default_factory=list)
     running: int = 0
+    finished: FittedCrossFit | None = None
 
     def result(self) -> FittedCrossFit:
         folds = range(len(self.job.splits))
@@ -55,101 +62,137 @@ def run_fit_graph(
     n_jobs_cross_fitting: int | str | None = None,
     n_jobs_base_learners: int | str | None = None,
     on_fitted: Callable[[CrossFitJob, FittedCrossFit], None] | None = None,
-    fitted: Iterable[ModelKey] = (),
+    fitted: Iterable[Hashable] = (),
+    n_jobs_grid: int | str | None = None,
+    identity: Callable[[CrossFitJob], Hashable] | None = None,
 ) -> Plan:
     """Fit all jobs, and deferred jobs as their needs are met; largest fits first.
 
     ``on_fitted`` is called in the calling thread as soon as a job's fits are all
     done (the learner keeps the model, so deferred builders can predict with it).
-    ``fitted`` are models already available (pre-fitted nuisance models).
+    ``fitted`` are the nodes of models already available (pre-fitted nuisance models).
+    ``n_jobs_grid`` caps the grid points in flight; ``identity`` fingerprints jobs,
+    and jobs with one fingerprint are fitted once (see the module).
     """
     jobs, pending = list(jobs), list(deferred)
     config, cores = get_config(), cpu_count()
-    plan = plan_execution(jobs, pending, n_jobs_cross_fitting, n_jobs_base_learners)
+    plan = plan_execution(jobs, pending, n_jobs_cross_fitting, n_jobs_base_learners, n_jobs_grid)
     if config["oversubscription"] == "limit":
         plan = limit_workers(plan, cores)
     guard = ThreadGuard(plan, cores, config["oversubscription"])  # threads per model, the policy applied
     in_process = plan.backend != "processes"  # worker processes would each get a copy
     with open_executor(plan) as executor, SharedFolder(enabled=not in_process) as shared:
         bins = BinsOfFit() if in_process and config["share_lightgbm_bins"] else None
-        _schedule(executor, plan, jobs, pending, on_fitted, set(fitted), shared.share, bins, guard.params)
+        loop = _Loop(executor, plan, pending, on_fitted, set(fitted), shared.share, bins, guard.params, identity)
+        loop.run(jobs)
     return plan
 
 
-def _schedule(
-    executor: Executor,
-    plan: Plan,
-    jobs: list[CrossFitJob],
-    pending: list[Deferred],
-    on_fitted: Callable[[CrossFitJob, FittedCrossFit], None] | None,
-    done: set[ModelKey],
-    share: Callable[[Any], Any],
-    bins: BinsOfFit | None,
-    model_params: Callable[[Any, dict], dict],
-) -> None:
-    states: list[_JobState] = []
-    ready: list[tuple[float, int, Task]] = []  # heap: largest fit first, then submission order
-    in_flight: dict[Future, Task] = {}
-    order = itertools.count()
+class _Loop:
+    """One run of the scheduling loop (see the module)."""
 
-    def add(new_jobs: Iterable[CrossFitJob]) -> None:
+    def __init__(
+        self,
+        executor: Executor,
+        plan: Plan,
+        pending: list[Deferred],
+        on_fitted: Callable[[CrossFitJob, FittedCrossFit], None] | None,
+        done: set,
+        share: Callable[[Any], Any],
+        bins: BinsOfFit | None,
+        model_params: Callable[[Any, dict], dict],
+        identity: Callable[[CrossFitJob], Hashable] | None,
+    ) -> None:
+        self.executor, self.plan, self.pending, self.on_fitted = executor, plan, pending, on_fitted
+        self.done, self.share, self.bins, self.model_params, self.identity = done, share, bins, model_params, identity
+        self.states: list[_JobState] = []
+        self.by_fingerprint: dict[Hashable, _JobState] = {}
+        self.ready: list[tuple[float, int, Task]] = []  # heap: largest fit first, then submission order
+        self.in_flight: dict[Future, Task] = {}
+        self.order = itertools.count()
+
+    def _deliver(self, job: CrossFitJob, result: FittedCrossFit) -> None:
+        if self.on_fitted is not None:
+            self.on_fitted(job, result)
+        self.done.add(job.node)
+
+    def add(self, new_jobs: Iterable[CrossFitJob]) -> None:
         for job in new_jobs:
-            states.append(_JobState(job))
-            params = model_params(job.estimator_factory, job.estimator_params)
-            for task in tasks_of_job(len(states) - 1, job, params, share):
+            fingerprint = None if self.identity is None else self.identity(job)
+            state = self.by_fingerprint.get(fingerprint) if fingerprint is not None else None
+            if state is not None:  # the same fits as another job's: shared, not fitted again
+                state.owners.append(job)
+                if state.finished is not None:
+                    self._deliver(job, state.finished)
+                continue
+            state = _JobState(job, [job])
+            self.states.append(state)
+            if fingerprint is not None:
+                self.by_fingerprint[fingerprint] = state
+            params = self.model_params(job.estimator_factory, job.estimator_params)
+            for task in tasks_of_job(len(self.states) - 1, job, params, self.share):
                 size = n_rows(job.X) if task.rows is None else len(task.rows)
-                heapq.heappush(ready, (-size, next(order), task))
+                heapq.heappush(self.ready, (-size, next(self.order), task))
 
-    def release_deferred() -> None:
-        for d in [d for d in pending if d.needs <= done]:
-            pending.remove(d)
-            add(d.build())
+    def release_deferred(self) -> None:
+        while ready := [d for d in self.pending if d.needs <= self.done]:
+            for d in ready:  # a build may complete shared jobs at once, releasing more
+                self.pending.remove(d)
+                self.add(d.build())
 
-    def submit_ready() -> None:
-        held: list = []
-        active = sum(1 for s in states if s.running)
-        while ready and len(in_flight) < plan.workers:
-            entry = heapq.heappop(ready)
-            state = states[entry[2].job_index]
-            if state.running >= plan.fold_workers or (not state.running and active >= plan.stage_workers):
+    def submit_ready(self) -> None:
+        plan, held = self.plan, []
+        models_running = Counter(s.job.graph for s in self.states if s.running)  # per grid point
+        while self.ready and len(self.in_flight) < plan.workers:
+            entry = heapq.heappop(self.ready)
+            state = self.states[entry[2].job_index]
+            graph = state.job.graph
+            new_graph = models_running[graph] == 0 and len(models_running) >= plan.graph_workers
+            if state.running >= plan.fold_workers or (
+                not state.running and (models_running[graph] >= plan.stage_workers or new_graph)
+            ):
                 held.append(entry)
                 continue
-            active += not state.running
+            models_running[graph] += not state.running
             state.running += 1
-            in_flight[executor.submit(run_task, entry[2], bins)] = entry[2]
+            self.in_flight[self.executor.submit(run_task, entry[2], self.bins)] = entry[2]
         for entry in held:
-            heapq.heappush(ready, entry)
+            heapq.heappush(self.ready, entry)
 
-    try:
-        add(jobs)
-        release_deferred()
-        while ready or in_flight:
-            submit_ready()
-            finished, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
-            for future in finished:
-                task = in_flight.pop(future)
-                model, predictions, record = future.result()  # a failed fit fails the whole fit, here
-                state = states[task.job_index]
-                state.running -= 1
-                state.models[task.fold] = model
-                state.predictions[task.fold] = predictions
-                state.records.append(record)
-                if len(state.models) == len(state.job.folds):
-                    if on_fitted is not None:
-                        on_fitted(state.job, state.result())
-                    done.add(state.job.key)
-            release_deferred()
-            if bins is not None:  # free binned data no later fit can use
-                upcoming = {t.rows_key for t in in_flight.values()} | {entry[2].rows_key for entry in ready}
-                later_data = {id(x) for d in pending for x in d.data}
-                bins.keep_only(lambda rows_key: rows_key in upcoming or rows_key[0] in later_data)
-        if pending:
-            needs = sorted(set().union(*(d.needs for d in pending)) - done)
-            raise RuntimeError(f"Deferred models wait for models that are never fitted: {needs}")
-    except BaseException:
-        for future in in_flight:
-            future.cancel()
-        raise
+    def collect(self, future: Future) -> None:
+        task = self.in_flight.pop(future)
+        model, predictions, record = future.result()  # a failed fit fails the whole fit, here
+        state = self.states[task.job_index]
+        state.running -= 1
+        state.models[task.fold] = model
+        state.predictions[task.fold] = predictions
+        state.records.append(record)
+        if len(state.models) == len(state.job.folds):
+            state.finished = state.result()
+            for owner in state.owners:
+                self._deliver(owner, state.finished)
+
+    def run(self, jobs: list[CrossFitJob]) -> None:
+        try:
+            self.add(jobs)
+            self.release_deferred()
+            while self.ready or self.in_flight:
+                self.submit_ready()
+                finished, _ = wait(list(self.in_flight), return_when=FIRST_COMPLETED)
+                for future in finished:
+                    self.collect(future)
+                self.release_deferred()
+                if self.bins is not None:  # free binned data no later fit can use
+                    upcoming = {t.rows_key for t in self.in_flight.values()} | {e[2].rows_key for e in self.ready}
+                    later_data = {id(x) for d in self.pending for x in d.data}
+                    self.bins.keep_only(lambda rows_key: rows_key in upcoming or rows_key[0] in later_data)
+            if self.pending:
+                needs = sorted(set().union(*(d.needs for d in self.pending)) - self.done, key=repr)
+                raise RuntimeError(f"Deferred models wait for models that are never fitted: {needs}")
+        except BaseException:
+            for future in self.in_flight:
+                future.cancel()
+            raise
 
 
 def fit_cross_fit_jobs(

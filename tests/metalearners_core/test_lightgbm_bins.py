@@ -131,3 +131,20 @@ def test_bins_no_later_fit_needs_are_dropped(rows):
     bins.keep_only(lambda rows_key: rows_key == ("X", "fold 1"))
     assert _fit_in(bins, ("X", "fold 0"), LGBMRegressor, X, y)[1] == "built"  # dropped: binned again
     assert _fit_in(bins, ("X", "fold 1"), LGBMRegressor, X[:300], y[:300])[1] == "copied"
+
+
+def test_models_differing_only_in_how_trees_grow_share_bins_and_equal_fresh_fits(rows):
+    # What grid searches vary: iterations, learning rate, leaves, depth, regularisation.
+    X, y, _, _ = rows
+    bins = BinsOfFit()
+    growth = [{}, {"n_estimators": 9}, {"learning_rate": 0.3}, {"num_leaves": 3, "max_depth": 2},
+              {"reg_alpha": 0.5, "reg_lambda": 1.0, "min_split_gain": 0.01}]  # fmt: skip
+    for i, extra in enumerate(growth):
+        with binned_once(bins, "rows", LGBMRegressor) as binning:
+            shared = LGBMRegressor(**{**PARAMS, **extra}).fit(X, y)
+        assert binning.how == ("built" if i == 0 else "copied"), extra
+        assert _dump(shared) == _dump(LGBMRegressor(**{**PARAMS, **extra}).fit(X, y)), extra
+    # min_child_samples changes which features LightGBM keeps (feature_pre_filter): own bins
+    with binned_once(bins, "rows", LGBMRegressor) as binning:
+        LGBMRegressor(**PARAMS, min_child_samples=60).fit(X, y)
+    assert binning.how == "built"
