@@ -52,7 +52,7 @@ def test_report_and_recommend_give_the_same_verdicts(walls, expected):
 
 
 def test_the_same_verdicts_for_cold_ranks_and_other_thresholds():
-    walls = {FAST: [[1.0, 1.01], [0.99, 1.02], [1.0, 0.98]], MID: [[1.02, 1.02], [1.021, 1.02], [1.02, 1.019]]}
+    walls = {FAST: [[1.0, 1.004], [0.998, 1.002], [1.0, 0.997]], MID: [[1.02, 1.02], [1.021, 1.02], [1.02, 1.019]]}
     report, recommend = _both(walls, min_effect=0.01)
     assert report == recommend and report[MID.id] == SLOWER  # 2% > 1%: now it matters
     report, recommend = _both(walls, rank="cold")
