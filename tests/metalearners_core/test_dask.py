@@ -1,0 +1,203 @@
+"""Fits on a real Dask cluster (a LocalCluster of two worker processes): the serial answer, inputs
+scattered once per fit, the worker of every task in the trace, lost workers and failing tasks, and
+the library without dask installed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.linear_model import LinearRegression
+
+from metalearners_core import TLearner, metalearner_factory
+
+from ._dask_probe import MisbehavingRegressor
+from .conftest import LEARNERS, learner_kwargs
+
+distributed = pytest.importorskip("distributed")
+SchedulerPlugin = pytest.importorskip("distributed.diagnostics.plugin").SchedulerPlugin
+
+_PREFIX = "metalearners_core-"  # the keys of the fit's tasks on the cluster
+
+
+class _TaskInputs(SchedulerPlugin):
+    """The scheduler's own view: for each fit task it starts, the keys it depends on and who holds them."""
+
+    name = "metalearners-core-task-inputs"
+
+    def __init__(self, scheduler) -> None:
+        self.scheduler = scheduler
+        self.inputs: dict[str, frozenset] = {}  # task key -> its dependencies' keys
+        self.holders: dict[str, int] = {}  # dependency key -> workers holding it when a task started
+
+    def transition(self, key, start, finish, *args, **kwargs) -> None:
+        if finish == "processing" and str(key).startswith(_PREFIX):
+            ts = self.scheduler.tasks[key]
+            self.inputs[key] = frozenset(dep.key for dep in ts.dependencies)
+            for dep in ts.dependencies:
+                self.holders[dep.key] = len(dep.who_has or ())
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs="error"
+    ) as local, distributed.Client(local) as client:
+        yield local, client
+
+
+@pytest.fixture()
+def client(cluster):
+    local, client = cluster
+    client.wait_for_workers(2, timeout=120)  # a test that killed a worker: its nanny restarts it
+    return client
+
+
+@pytest.fixture()
+def task_inputs(cluster):
+    local, _ = cluster
+    plugin = _TaskInputs(local.scheduler)
+    local.scheduler.add_plugin(plugin)
+    yield plugin
+    local.scheduler.remove_plugin(name=plugin.name)
+
+
+def _fit(learner, data, backend, n_folds=2, **fit_kwargs):
+    model = metalearner_factory(learner)(**learner_kwargs(learner, False, 3, base="lightgbm", n_folds=n_folds))
+    with joblib.parallel_config(backend=backend):
+        model.fit(data.X, data.y, data.w, **fit_kwargs)
+    return model
+
+
+@pytest.mark.parametrize("learner", LEARNERS)
+def test_a_fit_on_the_cluster_gives_the_serial_answer(client, data_cache, learner):
+    data = data_cache(n=300, n_variants=3)
+    serial = _fit(learner, data, "sequential")
+    on_cluster = _fit(learner, data, "dask", n_jobs_cross_fitting=2, n_jobs_base_learners=2)
+    assert on_cluster.fit_plan_.backend == "dask"
+    for is_oos in (True, False):
+        np.testing.assert_allclose(
+            on_cluster.predict(data.X, is_oos=is_oos), serial.predict(data.X, is_oos=is_oos), rtol=1e-9, atol=1e-12
+        )
+
+
+def test_the_trace_names_the_worker_of_every_task_and_its_threads(client, data_cache):
+    data = data_cache(n=300, n_variants=3)
+    model = _fit("DR", data, "dask", n_folds=4)
+    workers = set(client.scheduler_info()["workers"])
+    assert model.fit_plan_.fold_workers == 2  # None under joblib's dask backend: the cluster's 2 threads (not 1)
+    assert model.fit_trace_ and all(r.worker in workers for r in model.fit_trace_)
+    # Each worker has one thread: every base model was given exactly one, whatever this machine's cores.
+    assert {r.model_n_jobs for r in model.fit_trace_} == {1}
+    assert all(r.worker is None for r in _fit("DR", data, "sequential").fit_trace_)
+
+
+@pytest.mark.parametrize("learner", ["T", "DR"])
+def test_inputs_are_scattered_once_per_fit_not_once_per_task(client, data_cache, task_inputs, learner):
+    data = data_cache(n=300, n_variants=3)
+    scattered_per_fit = {}
+    for n_folds in (2, 4):
+        task_inputs.inputs.clear()
+        model = _fit(learner, data, "dask", n_folds=n_folds, n_jobs_cross_fitting=2, n_jobs_base_learners=2)
+        tasks = dict(task_inputs.inputs)
+        assert len(tasks) == len(model.fit_trace_)
+        assert all(tasks.values()), "every task reads its data from scattered inputs"
+        scattered_per_fit[n_folds] = len(frozenset().union(*tasks.values()))
+    # Twice the folds: more tasks, the same inputs sent (X, y, the second stage's), each to both workers.
+    assert scattered_per_fit[2] == scattered_per_fit[4]
+    assert scattered_per_fit[4] < len(tasks)
+    assert set(task_inputs.holders.values()) == {2}
+
+
+def test_weights_reach_every_fold_fit_on_the_cluster(client, data_cache):
+    data = data_cache(n=300, n_variants=2)
+    weights = np.random.default_rng(1).uniform(0.5, 2.0, len(data.y))
+    kwargs = learner_kwargs("T", False, 2, base="lightgbm", n_folds=2)
+    fitted = []
+    for backend in ("sequential", "dask"):
+        model = TLearner(**kwargs)
+        with joblib.parallel_config(backend=backend):
+            model.fit(data.X, data.y, data.w, fit_params={"sample_weight": weights}, n_jobs_cross_fitting=2)
+        fitted.append(model.predict(data.X, is_oos=True))
+    np.testing.assert_allclose(fitted[1], fitted[0], rtol=1e-9, atol=1e-12)
+
+
+def _misbehaving_t_learner(**params) -> TLearner:
+    return TLearner(
+        nuisance_model_factory=MisbehavingRegressor, nuisance_model_params=params,
+        is_classification=False, n_variants=2, n_folds=2, random_state=0,
+    )
+
+
+def _linear_reference(data) -> np.ndarray:
+    reference = TLearner(nuisance_model_factory=LinearRegression, is_classification=False, n_variants=2, n_folds=2, random_state=0)
+    return reference.fit(data.X, data.y, data.w).predict(data.X, is_oos=True)
+
+
+def test_a_worker_killed_mid_fit_has_its_task_rerun_elsewhere(client, data_cache, tmp_path):
+    data = data_cache(n=300, n_variants=2)
+    model = _misbehaving_t_learner(marker=str(tmp_path / "killed"), how="kill")
+    with joblib.parallel_config(backend="dask"):
+        model.fit(data.X, data.y, data.w, n_jobs_cross_fitting=2, n_jobs_base_learners=2)
+    assert (tmp_path / "killed").exists(), "a worker was killed"
+    np.testing.assert_allclose(model.predict(data.X, is_oos=True), _linear_reference(data), rtol=1e-9, atol=1e-12)
+
+
+def test_a_task_that_fails_once_is_retried(client, data_cache, tmp_path):
+    data = data_cache(n=300, n_variants=2)
+    model = _misbehaving_t_learner(marker=str(tmp_path / "raised"), how="raise")
+    with joblib.parallel_config(backend="dask"):
+        model.fit(data.X, data.y, data.w, n_jobs_cross_fitting=2)
+    assert (tmp_path / "raised").exists()
+    np.testing.assert_allclose(model.predict(data.X, is_oos=True), _linear_reference(data), rtol=1e-9, atol=1e-12)
+
+
+def test_a_task_that_keeps_failing_fails_the_fit_with_its_own_error(client, data_cache):
+    data = data_cache(n=300, n_variants=2)
+    with joblib.parallel_config(backend="dask"), pytest.raises(OSError, match="fails on purpose"):
+        _misbehaving_t_learner(how="raise", always=True).fit(data.X, data.y, data.w)
+
+
+def test_a_task_that_kills_every_worker_it_runs_on_fails_the_fit_with_one_clear_error(cluster, client, data_cache):
+    from metalearners_core._execution.on_dask import DaskFitError
+
+    local, _ = cluster
+    data = data_cache(n=300, n_variants=2)
+    allowed, local.scheduler.allowed_failures = local.scheduler.allowed_failures, 0  # give up after one lost worker
+    try:
+        with joblib.parallel_config(backend="dask"), pytest.raises(DaskFitError, match="could not be completed on the Dask cluster"):
+            _misbehaving_t_learner(how="kill", always=True).fit(
+                data.X, data.y, data.w, n_jobs_cross_fitting=1, n_jobs_base_learners=1
+            )
+    finally:
+        local.scheduler.allowed_failures = allowed
+
+
+def test_the_library_works_without_dask_and_says_how_to_get_it():
+    script = textwrap.dedent(
+        """
+        import sys
+        sys.modules["dask"] = sys.modules["distributed"] = None  # as if not installed
+        import joblib, numpy as np
+        from sklearn.linear_model import LinearRegression
+        from metalearners_core import TLearner
+        X = np.random.default_rng(0).normal(size=(100, 3)); w = np.arange(100) % 2; y = X[:, 0] + w
+        for backend in ("sequential", "threading"):
+            with joblib.parallel_config(backend=backend):
+                TLearner(nuisance_model_factory=LinearRegression, is_classification=False, n_variants=2, n_folds=2).fit(
+                    X, y, w, n_jobs_cross_fitting=2)
+        try:
+            import metalearners_core._execution.on_dask
+        except ImportError as error:
+            print("HINT:", error)
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")]))}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "HINT: Fitting on a Dask cluster needs dask.distributed: pip install 'metalearners-core[dask]'" in done.stdout
