@@ -37,7 +37,7 @@ class LocalDaskCluster:
         # N worker processes sharing the cores, as N nodes would share none: one machine's what-if.
         self.cluster = LocalCluster(
             n_workers=n_workers, threads_per_worker=max(1, cores // n_workers), processes=True,
-            dashboard_address=None, silence_logs=logging.ERROR,
+            dashboard_address=":0", silence_logs=logging.ERROR,
         )
         self.client = Client(self.cluster)
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import random
 import statistics
 import time
@@ -172,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         with LocalCluster(
             n_workers=args.workers, threads_per_worker=max(1, cores // args.workers), processes=True,
-            dashboard_address=None, silence_logs="error",
+            dashboard_address=":0", silence_logs=logging.ERROR,
         ) as cluster, Client(cluster):
             cluster_start = time.perf_counter() - start
             fit_rows, fit_summary = fits(data, learners, args, rng)
