@@ -12,6 +12,7 @@ import textwrap
 
 import joblib
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.linear_model import LinearRegression
 
@@ -127,6 +128,30 @@ def test_weights_reach_every_fold_fit_on_the_cluster(client, data_cache):
         fitted[(backend, fit_params is not None)] = model.predict(data.X, is_oos=True)
     np.testing.assert_allclose(fitted[("dask", True)], fitted[("sequential", True)], rtol=1e-9, atol=1e-12)
     assert not np.allclose(fitted[("dask", True)], fitted[("dask", False)]), "the weights changed nothing"
+
+
+def test_a_grid_search_on_the_cluster_gives_the_serial_scores(client, data_cache):
+    from lightgbm import LGBMRegressor
+    from sklearn.linear_model import LogisticRegression
+
+    from metalearners_core import DRLearner, MetaLearnerGridSearch
+
+    train, test = data_cache(n=300, n_variants=2, seed=1), data_cache(n=100, n_variants=2, seed=2)
+    results = []
+    for backend in ("sequential", "dask"):
+        search = MetaLearnerGridSearch(
+            DRLearner, {"is_classification": False, "n_variants": 2, "n_folds": 2},
+            {"variant_outcome_model": [LinearRegression], "propensity_model": [LogisticRegression],
+             "treatment_model": [LinearRegression, LGBMRegressor]},
+            {"treatment_model": {"LGBMRegressor": {"n_estimators": [3, 5], "verbose": [-1]}}},
+            random_state=3, n_jobs=2,
+        )
+        with joblib.parallel_config(backend=backend):
+            search.fit(train.X, train.y, train.w, test.X, test.y, test.w)
+        results.append(search.results_[[c for c in search.results_.columns if c.startswith(("train_", "test_"))]])
+        workers = {r.worker for r in search.fit_trace_}
+    pd.testing.assert_frame_equal(results[1], results[0], rtol=1e-9)
+    assert None not in workers
 
 
 def _misbehaving_t_learner(**params) -> TLearner:
