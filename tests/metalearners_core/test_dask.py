@@ -99,6 +99,16 @@ def test_the_trace_names_the_worker_of_every_task_and_its_threads(client, data_c
     assert all(r.worker is None for r in _fit("DR", data, "sequential").fit_trace_)
 
 
+@pytest.mark.parametrize(
+    "nthreads,slots,expected",
+    [(1, 4, 1), (8, 1, 8), (8, 2, 4), (8, 3, 2), (4, 8, 1)],  # a worker runs at most nthreads tasks at once
+)
+def test_a_task_gets_its_workers_threads_shared_by_the_tasks_it_runs_at_once(nthreads, slots, expected):
+    from metalearners_core._execution.on_dask import worker_threads
+
+    assert worker_threads(nthreads, slots) == expected
+
+
 @pytest.mark.parametrize("learner", ["T", "DR"])
 def test_inputs_are_scattered_once_per_fit_not_once_per_task(client, data_cache, task_inputs, learner):
     data = data_cache(n=300, n_variants=3)
