@@ -15,7 +15,7 @@ import argparse
 from collections.abc import Callable, Mapping
 
 from harness.analysis.stats import ALPHA, MIN_EFFECT, RANKS
-from harness.config import BACKENDS, ParallelConfig
+from harness.config import BACKENDS, ParallelConfig, is_backend
 from harness.engines import ENGINES, check_engine
 from harness.own_data import add_data_options
 from harness.render.hints import DEFAULT_DB
@@ -98,9 +98,9 @@ def _int_list(text: str) -> list[int]:
 
 def _backends(text: str) -> tuple[str, ...]:
     backends = tuple(b.strip() for b in text.split(",") if b.strip())
-    bad = [b for b in backends if b not in BACKENDS]
+    bad = [b for b in backends if not is_backend(b)]
     if bad or not backends:
-        raise argparse.ArgumentTypeError(f"{text!r}: choose from {', '.join(BACKENDS)}")
+        raise argparse.ArgumentTypeError(f"{text!r}: choose from {', '.join(BACKENDS)} or dask<N> (a local Dask cluster of N workers)")
     return backends
 
 

@@ -1,13 +1,22 @@
-"""A parallel configuration: how one fit splits the cores over the three levels."""
+"""A parallel configuration: how one fit splits the cores over the three levels.
+
+Besides joblib's ``loky`` and ``threading`` backends, ``dask<N>`` (e.g. ``dask2``)
+runs the fit under ``joblib.parallel_config(backend="dask")`` on a ``local:N`` Dask
+cluster (N worker processes sharing the cores) started inside the trial child
+(:func:`harness.pools.local_dask_cluster`): the node level, measured on one machine.
+"""
 
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
 BACKENDS = ("loky", "threading")
 AUTO = "auto"  # as a backend: metalearners_core's scheduler splits the cores itself
+DASK = "dask"  # + a worker count: a local Dask cluster of that many worker processes (e.g. "dask2")
+_DASK_BACKEND = re.compile(rf"{DASK}([1-9][0-9]*)")
 #: The three levels as ParallelConfig fields (and store / export columns).
 LEVELS = ("model_n_jobs", "n_jobs_cross_fitting", "n_jobs_base_learners")
 _FIELDS = {
@@ -16,6 +25,17 @@ _FIELDS = {
     "stage": "n_jobs_base_learners",
     "backend": "backend",
 }
+
+
+def dask_workers(backend: str) -> int | None:
+    """The worker processes of a ``dask<N>`` backend's local cluster; None for any other backend."""
+    match = _DASK_BACKEND.fullmatch(backend) if isinstance(backend, str) else None
+    return int(match.group(1)) if match else None
+
+
+def is_backend(name: str) -> bool:
+    """A backend a config may name: joblib's (:data:`BACKENDS`) or ``dask<N>`` (N >= 1)."""
+    return name in BACKENDS or dask_workers(name) is not None
 
 
 def _check_level(value: Any, name: str) -> None:
@@ -43,10 +63,11 @@ class ParallelConfig:
         _check_level(self.model_n_jobs, "model_n_jobs")
         _check_level(self.n_jobs_cross_fitting, "n_jobs_cross_fitting")
         _check_level(self.n_jobs_base_learners, "n_jobs_base_learners")
-        if self.backend not in (*BACKENDS, AUTO):
+        if not is_backend(self.backend) and self.backend != AUTO:
             sequential = " (joblib's 'sequential' is the serial config: folds=1,stage=1)" if self.backend == "sequential" else ""
             raise ValueError(
-                f"backend={self.backend!r} is not allowed; choose one of {', '.join((*BACKENDS, AUTO))}{sequential}."
+                f"backend={self.backend!r} is not allowed; choose one of {', '.join((*BACKENDS, AUTO))} or "
+                f"{DASK}<N> (a local Dask cluster of N worker processes, e.g. {DASK}2){sequential}."
             )
         if self.is_auto and (self.model_n_jobs, self.n_jobs_cross_fitting, self.n_jobs_base_learners) != (None,) * 3:
             raise ValueError("the 'auto' config chooses every level itself; leave model, folds and stage unset.")
@@ -59,6 +80,11 @@ class ParallelConfig:
     @property
     def is_auto(self) -> bool:
         return self.backend == AUTO
+
+    @property
+    def dask_workers(self) -> int | None:
+        """The local Dask cluster's worker processes of a ``dask<N>`` config, else None."""
+        return dask_workers(self.backend)
 
     @property
     def is_default(self) -> bool:

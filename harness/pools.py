@@ -1,5 +1,6 @@
 """The one place the harness calls joblib: the backend a measured fit runs under,
-the loky pools of the calibration workloads, and stopping them after a trial.
+the loky pools of the calibration workloads, and stopping them after a trial; and
+the local Dask cluster a ``dask<N>`` config fits on (:func:`local_dask_cluster`).
 
 joblib is imported inside the functions: the trial worker imports this module and
 must not pay (or measure) joblib's import unless a workload uses it.
@@ -15,10 +16,42 @@ from typing import Any
 
 
 def joblib_backend(name: str) -> AbstractContextManager[Any]:
-    """``joblib.parallel_config(backend=name)``: as a user would choose it for a fit."""
+    """``joblib.parallel_config(backend=name)``: as a user would choose it for a fit
+    (``dask<N>``: joblib's "dask" backend, on the client :func:`local_dask_cluster` started)."""
     import joblib
 
-    return joblib.parallel_config(backend=name)
+    from harness.config import DASK, dask_workers
+
+    return joblib.parallel_config(backend=DASK if dask_workers(name) else name)
+
+
+class LocalDaskCluster:
+    """A ``local:N`` Dask cluster started in this process (the trial child) and its client,
+    the default client while it runs (joblib's "dask" backend finds it); :meth:`close` stops both."""
+
+    def __init__(self, n_workers: int, cores: int) -> None:
+        import logging
+
+        from distributed import Client, LocalCluster
+
+        # N worker processes sharing the cores, as N nodes would share none: one machine's what-if.
+        self.cluster = LocalCluster(
+            n_workers=n_workers, threads_per_worker=max(1, cores // n_workers), processes=True,
+            dashboard_address=":0", silence_logs=logging.ERROR,
+        )
+        self.client = Client(self.cluster)
+
+    def close(self) -> None:
+        self.client.close()
+        self.cluster.close()
+
+
+def local_dask_cluster(n_workers: int, cores: int) -> LocalDaskCluster:
+    """Start a local Dask cluster of ``n_workers`` worker processes with ``cores // n_workers`` threads each."""
+    try:
+        return LocalDaskCluster(n_workers, cores)
+    except ImportError as e:
+        raise ImportError(f"a dask{n_workers} config needs dask.distributed: pip install 'metalearners-core[dask]' ({e})") from e
 
 
 def in_loky_pool(n_workers: int, fn: Callable, calls: list[tuple]) -> list[Any]:

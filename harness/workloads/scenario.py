@@ -15,7 +15,8 @@ import numpy as np
 
 from harness.config import ParallelConfig
 from harness.engines import learner_class, supports
-from harness.pools import joblib_backend
+from harness.measure import available_cores
+from harness.pools import joblib_backend, local_dask_cluster
 from harness.store.schema import task_row
 from metalearners_core import OversubscriptionWarning
 from scenarios import Scenario, cate_rmse, learner_kwargs, load_data
@@ -38,6 +39,7 @@ class FitScenario:
         self.data_dir = data_dir
         self.learner: Any = None
         self.oversubscription: str | None = None
+        self.cluster: Any = None  # a dask<N> config's local Dask cluster, started untimed in prepare
 
     def prepare(self) -> None:
         if not supports(self.engine, self.config):
@@ -52,6 +54,13 @@ class FitScenario:
         # The file's sample weights (if any), through the learners' documented fit_params.
         self.fit_params = weight_fit_params(self.scenario.learner, getattr(self.data, "weights", None))
         warnings.filterwarnings("ignore")  # library deprecation noise, not results
+        if self.config.dask_workers:  # like a user's running cluster: its start-up is not the fit's
+            self.cluster = local_dask_cluster(self.config.dask_workers, available_cores())
+
+    def close(self) -> None:
+        if self.cluster is not None:
+            self.cluster.close()
+            self.cluster = None
 
     def run_once(self) -> None:
         with warnings.catch_warnings(record=True) as caught:

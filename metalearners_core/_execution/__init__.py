@@ -9,8 +9,9 @@ how a worker runs it (inputs shared with worker processes through memory-mapped
 files), :mod:`.scheduler` the loop that runs a fit's task graph, :mod:`.identity`
 the fingerprints of identical fits, :mod:`.grid` a grid search's learners run as
 one graph, and :mod:`.predict` the base-model predictions of a predict or evaluate
-call (models and row chunks, serial, threads or processes). The learners import from
-here only.
+call (models and row chunks, serial, threads or processes). :mod:`.on_dask` runs a
+fit's tasks on a Dask cluster under ``joblib.parallel_config(backend="dask")``
+(imported only then). The learners import from here only.
 """
 
 from metalearners_core._execution.jobs import (

@@ -98,6 +98,7 @@ class TaskRecord:
     model_n_jobs: int | None  # the thread count given to the base model
     openmp_threads: int | None  # what threadpoolctl saw in the worker after the fit
     bins: str | None = None  # LightGBM's binned data: "built" or "copied" (see _lightgbm_bins)
+    worker: str | None = None  # the Dask worker's address it ran on (None: this machine)
 
     @property
     def duration(self) -> float:
@@ -127,6 +128,6 @@ class Plan:
     fold_workers: int
     stage_workers: int
     model_threads: int
-    backend: str  # "processes" | "threads" | "sequential"
+    backend: str  # "processes" | "threads" | "sequential" | "dask" (a Dask cluster's workers)
     workers: int
     graph_workers: int = 1

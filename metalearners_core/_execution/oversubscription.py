@@ -52,7 +52,7 @@ def limit_workers(plan: Plan, cores: int) -> Plan:
     stage_workers = max(1, min(plan.stage_workers, cores // fold_workers))
     graph_workers = max(1, min(plan.graph_workers, cores // (fold_workers * stage_workers)))
     workers = fold_workers * stage_workers * graph_workers
-    backend = "sequential" if workers == 1 else plan.backend
+    backend = "sequential" if workers == 1 and plan.backend != "dask" else plan.backend
     return dataclasses.replace(
         plan, fold_workers=fold_workers, stage_workers=stage_workers, graph_workers=graph_workers,
         workers=workers, model_threads=max(1, cores // workers), backend=backend,

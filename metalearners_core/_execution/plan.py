@@ -20,7 +20,10 @@ threads inside each fit, and threads instead of processes when every base model
 releases the GIL (unless ``joblib.parallel_config(backend=...)`` chose a backend).
 
 The backend is joblib's: ``joblib.parallel_config(backend="loky")`` (processes,
-joblib's reusable loky executor), ``"threading"`` (threads) or ``"sequential"``.
+joblib's reusable loky executor), ``"threading"`` (threads) or ``"sequential"``;
+``"dask"`` with a ``distributed.Client`` runs the tasks on the cluster's workers
+(:mod:`.on_dask`, imported only then): the cores are the cluster's threads, and
+each task's threads are set on the worker it runs on.
 """
 
 from __future__ import annotations
@@ -59,6 +62,18 @@ def _active_backend() -> tuple[str, bool]:
     return kind, explicit
 
 
+def active_dask_backend() -> Any | None:
+    """joblib's active "dask" backend (it holds the ``distributed.Client``), or None; imports nothing of dask."""
+    backend, _ = get_active_backend()
+    return backend if type(backend).__name__ == "DaskDistributedBackend" else None
+
+
+def fit_cores() -> int:
+    """The cores a fit plans for: this machine's, or the Dask cluster's threads under joblib's "dask" backend."""
+    backend = active_dask_backend()
+    return cpu_count() if backend is None else max(1, sum(backend.client.nthreads().values()))
+
+
 def _resolve(n_jobs: int | str | None, cap: int) -> int:
     return max(1, min(effective_n_jobs(n_jobs), cap))
 
@@ -84,11 +99,12 @@ def plan_execution(
 
     ``n_jobs_grid`` is a grid search's level: grid points in flight (one learner: 1).
     """
-    cores = cpu_count()
+    dask = active_dask_backend() is not None
+    cores = fit_cores()
     n_models = _models_per_graph(jobs, deferred)
     n_graphs = len({job.graph for job in jobs} | {d.graph for d in deferred}) or 1
     max_folds = max((len(job.folds) for job in jobs), default=1)
-    kind, explicit = _active_backend()
+    kind, explicit = ("dask", True) if dask else _active_backend()
     if AUTO in (n_jobs_cross_fitting, n_jobs_base_learners, n_jobs_grid):
         first_stage_tasks = sum(len(job.folds) for job in jobs) or max_folds
         workers = max(1, min(cores, first_stage_tasks))
@@ -102,7 +118,7 @@ def plan_execution(
         stage_workers = _resolve(n_jobs_base_learners, n_models)
         graph_workers = _resolve(n_jobs_grid, n_graphs)
         workers = fold_workers * stage_workers * graph_workers
-    if workers == 1:
+    if workers == 1 and not dask:  # on a cluster, one task at a time still runs there
         kind = "sequential"
     return Plan(fold_workers, stage_workers, max(1, cores // workers), kind, workers, graph_workers)
 
@@ -137,6 +153,17 @@ def open_executor(plan: Plan) -> Iterator[Executor]:
     """The pool a plan runs on, for the duration of one fit."""
     if plan.backend == "sequential":
         yield _InlineExecutor()
+    elif plan.backend == "dask":
+        from metalearners_core._execution.on_dask import DaskExecutor  # dask is optional: imported only here
+
+        backend = active_dask_backend()
+        if backend is None:
+            raise RuntimeError("A Dask plan needs joblib.parallel_config(backend='dask') active while it runs")
+        pool = DaskExecutor(backend.client, plan.workers, getattr(backend, "submit_kwargs", None))
+        try:
+            yield pool
+        finally:
+            pool.shutdown()
     elif plan.backend == "threads":
         with ThreadPoolExecutor(plan.workers, thread_name_prefix="metalearners_core") as pool:
             yield pool

@@ -8,6 +8,8 @@ job starts as soon as the models it needs are fitted: no barrier between stages
 where the method does not need one, and no core idle while one model's slowest fold
 finishes. The plan's caps per level (:mod:`.plan`) hold at every submission, and
 LightGBM's binned data that no later fit can use is dropped as the fit goes.
+Under joblib's ``"dask"`` backend the pool is a Dask cluster's workers
+(:mod:`.on_dask`): the same loop, inputs scattered once per fit.
 
 A grid search runs the graphs of all its learners as one (:mod:`.grid`): jobs carry
 their grid point, and with an ``identity`` (:mod:`.identity`) jobs with the same
@@ -28,7 +30,7 @@ from typing import Any
 from metalearners_core._config import get_config
 from metalearners_core._execution.jobs import OVERALL_FOLD, CrossFitJob, Deferred, FittedCrossFit, Plan
 from metalearners_core._execution.oversubscription import ThreadGuard, limit_workers
-from metalearners_core._execution.plan import cpu_count, open_executor, plan_execution
+from metalearners_core._execution.plan import fit_cores, open_executor, plan_execution
 from metalearners_core._execution.tasks import SharedFolder, Task, run_task, tasks_of_job
 from metalearners_core._lightgbm_bins import BinsOfFit
 from metalearners_core._utils import n_rows
@@ -75,17 +77,25 @@ def run_fit_graph(
     and jobs with one fingerprint are fitted once (see the module).
     """
     jobs, pending = list(jobs), list(deferred)
-    config, cores = get_config(), cpu_count()
+    config, cores = get_config(), fit_cores()
     plan = plan_execution(jobs, pending, n_jobs_cross_fitting, n_jobs_base_learners, n_jobs_grid)
     if config["oversubscription"] == "limit":
         plan = limit_workers(plan, cores)
     guard = ThreadGuard(plan, cores, config["oversubscription"])  # threads per model, the policy applied
-    in_process = plan.backend != "processes"  # worker processes would each get a copy
-    with open_executor(plan) as executor, SharedFolder(enabled=not in_process) as shared:
+    on_cluster = plan.backend == "dask"
+    in_process = plan.backend in ("threads", "sequential")  # worker processes would each get a copy
+    with open_executor(plan) as executor, SharedFolder(enabled=plan.backend == "processes") as shared:
         bins = BinsOfFit() if in_process and config["share_lightgbm_bins"] else None
-        loop = _Loop(executor, plan, pending, on_fitted, set(fitted), shared.share, bins, guard.params, identity)
+        # On a cluster the inputs are scattered once (on_dask), and threads are set on each worker.
+        share = executor.share if on_cluster else shared.share
+        params = _as_given if on_cluster else guard.params
+        loop = _Loop(executor, plan, pending, on_fitted, set(fitted), share, bins, params, identity, on_cluster)
         loop.run(jobs)
     return plan
+
+
+def _as_given(factory: Any, params: dict) -> dict:
+    return params
 
 
 class _Loop:
@@ -102,9 +112,11 @@ class _Loop:
         bins: BinsOfFit | None,
         model_params: Callable[[Any, dict], dict],
         identity: Callable[[CrossFitJob], Hashable] | None,
+        slice_in_worker: bool = False,
     ) -> None:
         self.executor, self.plan, self.pending, self.on_fitted = executor, plan, pending, on_fitted
         self.done, self.share, self.bins, self.model_params, self.identity = done, share, bins, model_params, identity
+        self.slice_in_worker = slice_in_worker
         self.states: list[_JobState] = []
         self.by_fingerprint: dict[Hashable, _JobState] = {}
         self.ready: list[tuple[float, int, Task]] = []  # heap: largest fit first, then submission order
@@ -130,7 +142,7 @@ class _Loop:
             if fingerprint is not None:
                 self.by_fingerprint[fingerprint] = state
             params = self.model_params(job.estimator_factory, job.estimator_params)
-            for task in tasks_of_job(len(self.states) - 1, job, params, self.share):
+            for task in tasks_of_job(len(self.states) - 1, job, params, self.share, self.slice_in_worker):
                 size = n_rows(job.X) if task.rows is None else len(task.rows)
                 heapq.heappush(self.ready, (-size, next(self.order), task))
 

@@ -76,6 +76,7 @@ class Task:
     predict_X: Any = None  # these data (None: the task's X, all rows)...
     predict_rows: tuple = ()  # ...these row sets of them
     sklearn_config: dict = field(default_factory=dict)  # the caller's sklearn.get_config()
+    slice_fit_params: int | None = None  # fit params of all (this many) rows, sliced to ``rows`` in the worker
 
 
 @functools.lru_cache(maxsize=1024)
@@ -97,8 +98,11 @@ def run_task(task: Task, bins: BinsOfFit | None) -> tuple[Any, list | None, Task
         X, y = take_rows(X_all, task.rows), take_rows(y, task.rows)
     # The caller's scikit-learn settings hold in every worker, thread or process
     # (as sklearn.utils.parallel does for joblib).
+    fit_params = task.fit_params
+    if task.slice_fit_params is not None and task.rows is not None:
+        fit_params = _slice_fit_params(fit_params, task.rows, task.slice_fit_params)
     with sklearn.config_context(**task.sklearn_config), binned_once(bins, task.rows_key, task.factory) as binning:
-        model = task.factory(**task.params).fit(X, y, **task.fit_params)
+        model = task.factory(**task.params).fit(X, y, **fit_params)
     predictions = None
     if task.predict_method is not None:
         source = X_all if task.predict_X is None else _unshare(task.predict_X)
@@ -126,12 +130,13 @@ def _digest(rows: np.ndarray) -> tuple[str, bytes]:
     return rows.dtype.str, hashlib.blake2b(rows.tobytes(), digest_size=16).digest()
 
 
+def _per_row(value: Any, n_total: int) -> bool:
+    return hasattr(value, "__len__") and len(value) == n_total
+
+
 def _slice_fit_params(fit_params: dict, rows: np.ndarray, n_total: int) -> dict:
     # Per-row fit params (sample_weight...) follow the fold, as in sklearn's cross_validate.
-    return {
-        k: take_rows(v, rows) if hasattr(v, "__len__") and len(v) == n_total else v
-        for k, v in fit_params.items()
-    }
+    return {k: take_rows(v, rows) if _per_row(v, n_total) else v for k, v in fit_params.items()}
 
 
 class SharedFolder:
@@ -163,10 +168,18 @@ class SharedFolder:
         return self._by_id[id(value)][1]
 
 
-def tasks_of_job(job_index: int, job: CrossFitJob, params: dict, share: Callable[[Any], Any]) -> list[Task]:
-    """The job's fits, one per fold and one for the overall model, with their inputs shared."""
+def tasks_of_job(
+    job_index: int, job: CrossFitJob, params: dict, share: Callable[[Any], Any], slice_in_worker: bool = False
+) -> list[Task]:
+    """The job's fits, one per fold and one for the overall model, with their inputs shared.
+
+    ``slice_in_worker``: per-row fit params are shared whole and sliced to a fold's rows
+    in the worker (a Dask cluster: sent once per fit, not once per task).
+    """
     n_total = n_rows(job.X)
     X, y = share(job.X), share(job.y)
+    if slice_in_worker:
+        whole_fit_params = {k: share(v) if _per_row(v, n_total) else v for k, v in job.fit_params.items()}
     # Tasks of one fit that train on the same matrix object (kept alive by the fit, so
     # its id is unique) and the same rows train on the same data.
     data_key = id(job.X)
@@ -175,12 +188,16 @@ def tasks_of_job(job_index: int, job: CrossFitJob, params: dict, share: Callable
     tasks = []
     for fold in job.folds:
         rows = None if fold is OVERALL_FOLD else job.splits[fold][0]
-        fit_params = job.fit_params if rows is None else _slice_fit_params(job.fit_params, rows, n_total)
+        if slice_in_worker:
+            fit_params, slice_fit_params = whole_fit_params, n_total
+        else:
+            fit_params = job.fit_params if rows is None else _slice_fit_params(job.fit_params, rows, n_total)
+            slice_fit_params = None
         predict: dict[str, Any] = {}
         if wanted is not None and fold is not OVERALL_FOLD and wanted.in_sample:
             predict = {"predict_method": wanted.method, "predict_rows": (job.splits[fold][1],)}
         elif wanted is not None and fold is OVERALL_FOLD and wanted.outside_rows:
             predict = {"predict_method": wanted.method, "predict_X": share(wanted.outside_X), "predict_rows": wanted.outside_rows}
         rows_key = (data_key, None if rows is None else _digest(rows))
-        tasks.append(Task(job_index, job.stage, job.model_kind, job.model_ord, fold, job.estimator_factory, params, X, y, rows, fit_params, rows_key, **predict, sklearn_config=sklearn_config))
+        tasks.append(Task(job_index, job.stage, job.model_kind, job.model_ord, fold, job.estimator_factory, params, X, y, rows, fit_params, rows_key, **predict, sklearn_config=sklearn_config, slice_fit_params=slice_fit_params))
     return tasks

@@ -38,7 +38,7 @@ FITS_COLUMNS = EXPORT_COLUMNS + [
 TASKS_COLUMNS = [
     "trial_id", "fit_index", "engine", "scenario_id", "config_id", "repeat", "stage",
     "model_kind", "model_ord", "fold", "n_rows", "start_s", "end_s", "t_start", "pid", "thread",
-    "model_n_jobs", "openmp_threads", "bins",
+    "model_n_jobs", "openmp_threads", "bins", "worker",
 ]
 
 
