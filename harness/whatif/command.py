@@ -50,17 +50,17 @@ def predictions(
     if fits.empty:
         raise NoData(f"{db}: no trial recorded; profile first: python -m harness sweep --cores 1 ...")
     ids = _scenario_ids(fits, scenario)
+    pools = pool_costs(db, recalibrate)
     models, missing = [], []
     for scenario_id in ids:
         try:
-            models.append(cost_model(db, scenario_id, tasks=tasks, fits=fits))
+            models.append(cost_model(db, scenario_id, tasks=tasks, fits=fits, binning=pools.binning_s))
         except NoData:
             if scenario is not None:
                 raise
             missing.append(scenario_id)
     if not models:
         raise NoData(f"{db}: no workload has a serial task trace ({', '.join(missing)}); profile with --cores 1 first")
-    pools = pool_costs(db, recalibrate)
     out = [p for m in models for engine in engines for n in cores for p in predict_workload(engine, m, n, pools)]
     return models, out
 

@@ -10,13 +10,16 @@ from the same fits measured at more threads (warm fits of pool-free configs
 ``m{t}-f1-s1`` with ``t > 1``), pooled over the store's scenarios with the same base
 model where the workload has none. The serial glue of a fit (its wall outside the
 base-model fits: validation, second-stage inputs) and the cold fit's extra cost are
-taken from the same serial trials. The ``metalearners`` package records no task
+taken from the same serial trials. Fits that copied LightGBM's binned data in the
+profile (in-process pools share it) are given this machine's binning time of their
+rows, which they pay in worker processes. The ``metalearners`` package records no task
 trace: its fits are the core engine's, scaled by the ratio of the two engines'
 measured serial walls where the store has the package's serial config.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -103,9 +106,17 @@ def _scaling(tasks: pd.DataFrame, fits: pd.DataFrame, serial: pd.DataFrame, scen
     return fractions, note or "no fit at more than one thread in the store"
 
 
-def cost_model(db: str | Path, scenario_id: str, tasks: pd.DataFrame | None = None, fits: pd.DataFrame | None = None) -> CostModel:
+def cost_model(
+    db: str | Path, scenario_id: str, tasks: pd.DataFrame | None = None, fits: pd.DataFrame | None = None,
+    binning: Callable[[int, int], float] | None = None,
+) -> CostModel:
     """The :class:`CostModel` of ``scenario_id`` from the store ``db`` (``tasks``/``fits``:
-    already loaded :func:`load_tasks` / :func:`load_fits` frames, to read the store once)."""
+    already loaded :func:`load_tasks` / :func:`load_fits` frames, to read the store once).
+
+    ``binning(rows, features)``: seconds LightGBM takes to bin that many rows (this
+    machine's, :meth:`harness.whatif.calibrate.PoolCosts.binning_s`); a fit whose trace
+    says it copied its bins gets it as ``bins_s`` (none without ``binning``).
+    """
     import numpy as np
 
     from harness.store import load_fits, load_tasks
@@ -132,15 +143,19 @@ def cost_model(db: str | Path, scenario_id: str, tasks: pd.DataFrame | None = No
         fractions[kind] = ASSUMED_SERIAL_FRACTION
         note = f"{note}; {kind}: assumed f={ASSUMED_SERIAL_FRACTION:g}"
 
-    per_fit = serial.fillna({"fold": -1}).groupby(["stage", "model_kind", "model_ord", "fold"]).agg(
-        work_s=("duration", "median"), rows=("n_rows", "max"), order=("start_s", "median")
+    copied = serial["bins"].eq("copied") if "bins" in serial else False
+    per_fit = serial.assign(copied=copied).fillna({"fold": -1}).groupby(["stage", "model_kind", "model_ord", "fold"]).agg(
+        work_s=("duration", "median"), rows=("n_rows", "max"), order=("start_s", "median"), copied=("copied", "mean")
     ).reset_index()
+    n_features = int(workload["n_features"])
+    bins_of = (lambda r: binning(int(r.rows), n_features) if binning is not None and r.copied >= 0.5 else 0.0)
     models = per_fit.groupby(["model_kind", "model_ord"]).agg(stage=("stage", "first"), order=("order", "min")).reset_index()
     jobs = []
     for m in models.sort_values("order").itertuples():
         rows = per_fit[(per_fit["model_kind"] == m.model_kind) & (per_fit["model_ord"] == m.model_ord)]
         rows = rows.assign(overall_first=rows["fold"] >= 0).sort_values(["overall_first", "fold"])
-        job_fits = tuple(Fit(None if r.fold < 0 else int(r.fold), int(r.rows), float(r.work_s)) for r in rows.itertuples())
+        job_fits = tuple(Fit(None if r.fold < 0 else int(r.fold), int(r.rows), float(r.work_s), bins_of(r))
+                         for r in rows.itertuples())
         jobs.append(Job((m.model_kind, int(m.model_ord)), m.stage, job_fits, frozenset(), fractions[m.model_kind]))
     present = {j.id for j in jobs}
     jobs = [Job(j.id, j.stage, j.fits, learner_needs(learner, *j.id) & present, j.serial_fraction) for j in jobs]

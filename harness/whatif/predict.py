@@ -7,7 +7,8 @@ threads per fit (explicit levels: their product is the pool; ``None`` at the mod
 level: ``P // workers`` threads; ``auto``: one worker per first-stage fit up to P, in
 threads); for the ``metalearners`` package the nested joblib pools, with LightGBM's
 default threads inside loky workers being joblib's ``P // n_jobs`` -- and the
-workload's graph is replayed through :mod:`harness.whatif.replay`. Predicted warm
+workload's graph is replayed through :mod:`harness.whatif.replay` (in worker
+processes, fits that shared LightGBM's bins in the profile bin their rows themselves). Predicted warm
 wall = serial glue + makespan (with each fit's dispatch cost); predicted cold wall =
 warm + the serial cold extra + the start-up of a process pool. Every figure here is a
 prediction and is labelled so wherever it is shown.
@@ -15,7 +16,7 @@ prediction and is labelled so wherever it is shown.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from harness.config import BACKENDS, ParallelConfig, config_grid, serial_config
 from harness.engines import supports
@@ -94,12 +95,16 @@ def predict_config(engine: str, model: CostModel, config: ParallelConfig, cores:
     jobs, glue, cold_extra = model.jobs, model.glue_s, model.cold_extra_s
     if engine == "core":
         plan = core_plan(config, jobs, cores)
+        if plan["backend"] == "processes":  # no shared LightGBM bins in worker processes
+            jobs = tuple(Job(j.id, j.stage, tuple(replace(f, work_s=f.work_s + f.bins_s) for f in j.fits), j.needs,
+                             j.serial_fraction) for j in jobs)
         schedule = replay_core(jobs, cores, plan["workers"], plan["fold_workers"], plan["stage_workers"],
                                plan["threads"], pools.dispatch_s(plan["backend"]))
     elif engine == "metalearners":
         plan = package_plan(config, cores)
         factor = model.package_factor or 1.0
-        jobs = tuple(Job(j.id, j.stage, tuple(type(f)(f.fold, f.rows, f.work_s * factor) for f in j.fits), j.needs,
+        # its walls were measured: they hold its own binning (the package shares none)
+        jobs = tuple(Job(j.id, j.stage, tuple(replace(f, work_s=f.work_s * factor) for f in j.fits), j.needs,
                          j.serial_fraction) for j in jobs)
         glue, cold_extra = glue * factor, cold_extra * factor
         schedule = replay_package(jobs, cores, plan["stage_workers"], plan["fold_workers"], plan["threads"],

@@ -40,11 +40,16 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Fit:
-    """One base-model fit: its fold (None: the overall model), training rows, single-thread seconds."""
+    """One base-model fit: its fold (None: the overall model), training rows, single-thread seconds.
+
+    ``bins_s``: what the fit adds where it must bin its rows itself although the
+    profile copied LightGBM's binned data (pools without sharing: worker processes).
+    """
 
     fold: int | None
     rows: int
     work_s: float
+    bins_s: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -77,7 +77,7 @@ def compare(profile_db: Path, measured_db: Path, engine: str, configs: list, bac
     for a in analyses:
         if a.engine != engine or a.cores != TARGET_CORES:
             continue
-        model = cost_model(profile_db, a.scenario_id)
+        model = cost_model(profile_db, a.scenario_id, binning=pools.binning_s)
         preds = {p.config_id: p for p in predict_workload(engine, model, TARGET_CORES, pools, backends, configs)}
         measured = a.table.set_index("config_id")
         common = [c for c in preds if c in measured.index and np.isfinite(measured.loc[c, "wall_median"])]

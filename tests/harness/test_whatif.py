@@ -88,6 +88,23 @@ def test_the_cost_model_fits_thread_scaling_from_the_two_core_trials(tiny_db):
     assert treatment and treatment[0].needs == learner_needs("DR", "treatment_model", 0)
 
 
+def test_fits_that_copied_lightgbm_bins_pay_binning_in_worker_processes_only(tiny_db):
+    from harness.config import ParallelConfig
+    from harness.whatif.calibrate import PoolCosts
+    from harness.whatif.predict import predict_config
+
+    model = cost_model(tiny_db, _scenario_id(tiny_db), binning=lambda rows, features: 1.0)
+    by_kind = {j.id[0]: {f.bins_s for f in j.fits} for j in model.jobs}
+    assert by_kind["treatment_model"] == {1.0}  # DR's treatment model copies the propensity model's bins
+    assert by_kind["propensity_model"] == {0.0}
+    free = PoolCosts(loky_start_s=0.0, loky_dispatch_s=0.0, thread_dispatch_s=0.0)
+    in_processes, _, _ = predict_config("core", model, ParallelConfig(1, 2, 1, "loky"), 2, free)
+    in_threads, _, _ = predict_config("core", model, ParallelConfig(1, 2, 1, "threading"), 2, free)
+    n_copied = sum(len(j.fits) for j in model.jobs if j.id[0] == "treatment_model")
+    # one more second of work per copied fit, spread over 2 workers: between half of it and all of it
+    assert n_copied / 2 - 1e-9 <= in_processes - in_threads <= n_copied + 1e-9
+
+
 def test_recommend_predicted_says_so_for_a_machine_we_do_not_have(tiny_db, capsys):
     rc = main(["recommend", "--db", str(tiny_db), "--scenario", _scenario_id(tiny_db)[:8], "--cores", "64", "--predicted"])
     assert rc == 0
