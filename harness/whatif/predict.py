@@ -103,9 +103,11 @@ def predict_config(engine: str, model: CostModel, config: ParallelConfig, cores:
     elif engine == "metalearners":
         plan = package_plan(config, cores)
         factor = model.package_factor or 1.0
-        # its walls were measured: they hold its own binning (the package shares none)
-        jobs = tuple(Job(j.id, j.stage, tuple(replace(f, work_s=f.work_s * factor) for f in j.fits), j.needs,
-                         j.serial_fraction) for j in jobs)
+        # the package shares no LightGBM bins: scaled by its measured serial wall, which holds
+        # its own binning, else core's fits with the binning they copied added back
+        extra = 0.0 if model.package_factor else 1.0
+        jobs = tuple(Job(j.id, j.stage, tuple(replace(f, work_s=(f.work_s + extra * f.bins_s) * factor) for f in j.fits),
+                         j.needs, j.serial_fraction) for j in jobs)
         glue, cold_extra = glue * factor, cold_extra * factor
         schedule = replay_package(jobs, cores, plan["stage_workers"], plan["fold_workers"], plan["threads"],
                                   pools.dispatch_s(plan["backend"]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 import pytest
 
@@ -36,6 +37,7 @@ def test_the_child_and_joblib_see_the_limit_and_omp_is_left_to_the_affinity():
     seen = result.samples[0].extras
     assert len(seen["affinity"]) == 1
     assert seen["joblib_cpu_count"] == 1 and seen["available_cores"] == 1
+    assert seen["omp_num_threads"] == os.environ.get("OMP_NUM_THREADS")  # not set by --cores
     unlimited = run_trial(TrialSpec(PROBE, {}, repeats=1, timeout_s=60))
     assert unlimited.samples[0].extras["available_cores"] == available_cores()
 
