@@ -14,8 +14,10 @@
    the measured fastest or tied with it by THE rule (:func:`harness.analysis.stats.verdict`,
    as the report computes it).
 
-Runtime (2-core machine, idle): default preset (11 scenarios) ~5 min profiling + the
-default 2-core sweep ~30 min = ~35-40 min; smoke preset (2 tiny scenarios) ~2 min.
+Runtime (2-core machine, idle; estimated from the last default sweep's ~7 s a trial):
+default preset (11 scenarios) ~7 min profiling (11 x (3 serial + 2 two-thread trials))
++ the default 2-core sweep ~30 min = ~35-40 min; smoke preset (2 tiny scenarios):
+~20 s profiling + its ~1 min sweep = ~1.5-2 min.
 Not a test: it measures. Run it on an otherwise idle machine.
 """
 
