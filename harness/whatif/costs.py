@@ -117,8 +117,6 @@ def cost_model(
     machine's, :meth:`harness.whatif.calibrate.PoolCosts.binning_s`); a fit whose trace
     says it copied its bins gets it as ``bins_s`` (none without ``binning``).
     """
-    import numpy as np
-
     from harness.store import load_fits, load_tasks
 
     tasks = load_tasks(db) if tasks is None else tasks
@@ -165,10 +163,10 @@ def cost_model(
     if (serial_fits["n_cores"] == 1).any():
         serial_fits = serial_fits[serial_fits["n_cores"] == 1]
     warm, cold = serial_fits[~serial_fits["cold"]], serial_fits[serial_fits["cold"]]
-    # everything of a serial fit outside its base-model fits: checks, second-stage inputs, gaps
-    fit_work = float(np.median(serial.groupby(["trial_id", "fit_index"])["duration"].sum()))
+    # everything of a serial fit outside its base-model fits (checks, second-stage inputs,
+    # gaps), such that the replay of the serial config gives the measured median wall
     serial_wall = float(warm["wall_s"].median())
-    glue = max(0.0, serial_wall - fit_work)
+    glue = max(0.0, serial_wall - float(per_fit["work_s"].sum()))
     cold_extra = max(0.0, float(cold["wall_s"].median()) - serial_wall) if not cold.empty else 0.0
     package = fit_rows[(fit_rows["engine"] == "metalearners") & fit_rows["config_id"].str.startswith(_SERIAL_PREFIX)]
     if (package["n_cores"] == profiled_cores).any():

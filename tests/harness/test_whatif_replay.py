@@ -104,3 +104,11 @@ def test_bad_graphs_are_refused_by_name():
         one_fit_job("a", 1.0, f=1.5)
     with pytest.raises(ValueError, match="cores=0"):
         core([one_fit_job("a", 1.0)], 0, workers=1)
+
+
+def test_a_model_is_released_only_when_every_fit_it_needs_has_ended():
+    needed = Job("a", "nuisance", (Fit(0, 100, 1.0), Fit(1, 100, 3.0)))
+    waiting = one_fit_job("t", 1.0, needs={"a"}, stage="treatment")
+    schedule = core([needed, waiting], 3)
+    assert schedule.spans[("t", 0)][0] == pytest.approx(3.0)
+    assert schedule.makespan == pytest.approx(4.0)
