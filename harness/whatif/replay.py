@@ -20,7 +20,9 @@ makespan). Two policies:
 Thread scaling (stated form): a fit of single-thread duration ``d1`` on ``t`` threads
 runs at speed ``S(t) = 1 / (f + (1 - f) / t)`` for ``t >= 1`` (Amdahl's law with serial
 fraction ``f`` per model kind, :func:`amdahl_speedup`), and at ``S(t) = t`` for a share
-``t < 1`` of one core. Cores are shared fluidly: when the fits in flight ask for more
+``t < 1`` of one core. ``f > 1`` (up to :data:`MAX_SERIAL_FRACTION`) is allowed:
+threads that cost a small fit more than they give make it slower, ``S(t) < 1``,
+extrapolated by the same form (towards ``1 / f``). Cores are shared fluidly: when the fits in flight ask for more
 threads than ``cores``, each fit's threads are scaled by ``cores / threads asked``
 (processor sharing), and every rate is recomputed whenever a fit starts or ends. Each
 fit also pays a fixed ``dispatch_s`` (handing it to a worker and back) before it runs.
@@ -34,8 +36,12 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 
 __all__ = [
-    "Fit", "Job", "Schedule", "amdahl_speedup", "bound", "fit_serial_fraction", "replay_core", "replay_package",
+    "MAX_SERIAL_FRACTION", "Fit", "Job", "Schedule", "amdahl_speedup", "bound", "fit_serial_fraction", "replay_core", "replay_package",
 ]
+
+
+#: The largest serial fraction fitted: 2 makes a fit on many threads at most 2x slower than on one.
+MAX_SERIAL_FRACTION = 2.0
 
 
 @dataclass(frozen=True)
@@ -63,8 +69,10 @@ class Job:
     serial_fraction: float = 0.0  # Amdahl's f of its model kind
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.serial_fraction <= 1.0:
-            raise ValueError(f"job {self.id!r}: serial_fraction={self.serial_fraction!r} is not allowed; use 0..1")
+        if not 0.0 <= self.serial_fraction <= MAX_SERIAL_FRACTION:
+            raise ValueError(
+                f"job {self.id!r}: serial_fraction={self.serial_fraction!r} is not allowed; use 0..{MAX_SERIAL_FRACTION:g}"
+            )
         if any(f.work_s < 0 for f in self.fits):
             raise ValueError(f"job {self.id!r}: a fit has negative work; durations are >= 0 seconds")
 
@@ -90,8 +98,9 @@ def amdahl_speedup(threads: float, serial_fraction: float) -> float:
 def fit_serial_fraction(ratios: Sequence[tuple[int, float]]) -> float:
     """Amdahl's ``f`` from ``(threads, duration at threads / duration at 1 thread)`` pairs.
 
-    Each pair gives ``f = (r - 1/t) / (1 - 1/t)``; the median, clipped to 0..1 (least
-    squares is pulled by one disturbed fit; the median is not). Pairs at 1 thread say
+    Each pair gives ``f = (r - 1/t) / (1 - 1/t)``; the median, clipped to
+    0..:data:`MAX_SERIAL_FRACTION` (least squares is pulled by one disturbed fit; the
+    median is not). Pairs at 1 thread say
     nothing and are skipped; no usable pair is a ``ValueError``.
     """
     estimates = sorted((r - 1.0 / t) / (1.0 - 1.0 / t) for t, r in ratios if t > 1 and r > 0)
@@ -99,7 +108,7 @@ def fit_serial_fraction(ratios: Sequence[tuple[int, float]]) -> float:
         raise ValueError("no duration measured at more than one thread: the serial fraction cannot be fitted")
     mid = len(estimates) // 2
     median = estimates[mid] if len(estimates) % 2 else (estimates[mid - 1] + estimates[mid]) / 2
-    return min(1.0, max(0.0, median))
+    return min(MAX_SERIAL_FRACTION, max(0.0, median))
 
 
 class _Cores:

@@ -60,7 +60,9 @@ def test_serial_fraction_is_recovered_from_durations_at_two_threads():
     f = 0.25
     ratio = f + (1 - f) / 2  # duration at 2 threads / at 1 thread
     assert fit_serial_fraction([(2, ratio), (2, ratio), (1, 1.0)]) == pytest.approx(f)
-    assert fit_serial_fraction([(2, 1.3)]) == 1.0  # slower with threads: clipped
+    assert fit_serial_fraction([(2, 1.3)]) == pytest.approx(1.6)  # slower with threads: f > 1
+    assert fit_serial_fraction([(2, 3.0)]) == 2.0  # clipped
+    assert amdahl_speedup(2, 1.6) == pytest.approx(1 / 1.3)
     with pytest.raises(ValueError, match="more than one thread"):
         fit_serial_fraction([(1, 1.0)])
 
@@ -101,7 +103,7 @@ def test_bad_graphs_are_refused_by_name():
     with pytest.raises(ValueError, match="cycle"):
         core([one_fit_job("a", 1.0, needs={"b"}), one_fit_job("b", 1.0, needs={"a"})], 2)
     with pytest.raises(ValueError, match="serial_fraction"):
-        one_fit_job("a", 1.0, f=1.5)
+        one_fit_job("a", 1.0, f=2.5)
     with pytest.raises(ValueError, match="cores=0"):
         core([one_fit_job("a", 1.0)], 0, workers=1)
 
