@@ -307,6 +307,7 @@ def _remeasure(db: Path, engine: str, scenario: Scenario, configs: dict[str, Par
     from harness.store import Store
 
     manifest = collect_manifest()
+    manifest["cores_limit"] = limit_cores  # --cores: the trials' CPU affinity (None: not limited)
     with Store(db) as store, HostTrialLock(host_lock) as lock:
         run_id = run_id or store.start_run(manifest, "recommend", None)
         try:

@@ -69,6 +69,7 @@ def run_tune(
     status = 0
     with store_lock(db, allow_concurrent, "tune") as held, Store(db) as store, HostTrialLock(not allow_concurrent) as lock:
         manifest = collect_manifest()
+        manifest["cores_limit"] = limit  # --cores: the trials' CPU affinity (None: not limited)
         run_id = store.start_run(manifest, "tune", preset)
         try:
             for scenario in scenarios:
