@@ -20,8 +20,8 @@ def add_whatif_parser(sub: argparse._SubParsersAction, command: Callable, engine
     p.add_argument("--scenario", help="a workload id (or unique prefix) of the store (default: every workload with a serial trace)")
     p.add_argument("--cores", type=parse_cores, required=True, help="comma-separated core counts to predict, e.g. 4,16,64")
     p.add_argument("--engine", type=engines, default=["core"], help="comma-separated engines: core, metalearners")
-    p.add_argument("--plot", help=f"also draw predicted wall vs cores per config into this PNG; {out_note}")
-    p.add_argument("--json", dest="json_out", help=f"write every prediction as JSON to this file; {out_note}")
+    p.add_argument("--plot", metavar="FILE", help=f"also draw predicted wall vs cores per config into this PNG; {out_note}")
+    p.add_argument("--json", dest="json_out", metavar="FILE", help=f"write every prediction as JSON to this file; {out_note}")
     p.add_argument("--recalibrate", action="store_true",
                    help="measure this machine's pool start-up and dispatch costs again (cached next to --db)")
     p.set_defaults(func=command)
