@@ -137,9 +137,12 @@ def cost_model(
     learner, base_model = str(workload["learner"]), str(workload["base_model"])
 
     fractions, note = _scaling(tasks[tasks["engine"] == "core"], fits, serial, scenario_id, base_model)
-    for kind in set(serial["model_kind"]) - set(fractions):
+    assumed = sorted(set(serial["model_kind"]) - set(fractions))
+    for kind in assumed:
         fractions[kind] = ASSUMED_SERIAL_FRACTION
-        note = f"{note}; {kind}: assumed f={ASSUMED_SERIAL_FRACTION:g}"
+    if assumed:
+        joint = ": " if note.startswith("no fit") else "; "
+        note = f"{note}{joint}f={ASSUMED_SERIAL_FRACTION:g} ASSUMED for {', '.join(assumed)}"
 
     copied = serial["bins"].eq("copied") if "bins" in serial else False
     per_fit = serial.assign(copied=copied).fillna({"fold": -1}).groupby(["stage", "model_kind", "model_ord", "fold"]).agg(
