@@ -71,13 +71,16 @@ def cmd_measure(args: argparse.Namespace) -> int:
         with user_input("--scenario: "):
             scenario = resolve_scenario(args.scenario, args.preset)
     from harness.runner import DEFAULT_VALUES
+    from harness.cores import check_cores
 
+    check_cores(args.cores)
     fits = args.repeats if args.repeats is not None else 1 + (args.values or DEFAULT_VALUES)
     spec = TrialSpec(
         workload="scenario",
         params={"engine": args.engine, "scenario": scenario.to_dict(), "config": args.config.to_dict()},
         repeats=fits,
         timeout_s=args.timeout,
+        cores=args.cores,
     )
     result = run_trial(spec)
     if args.json:
@@ -162,6 +165,9 @@ def cmd_tune(args: argparse.Namespace) -> int:
         check_engine(args.engine)
         db = _db_path(args.db, must_exist=False)
         objectives = parse_objectives(args.objectives)
+    from harness.cores import check_cores
+
+    check_cores(args.cores)
     return run_tune(
             scenarios,
             db=db,
@@ -182,6 +188,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
             prune_ratio=args.prune_ratio,
             allow_concurrent=args.allow_concurrent,
             preset=args.preset,
+            cores=args.cores,
+            seed_from_whatif=args.seed_from_whatif,
         )
 
 
@@ -192,6 +200,11 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     from harness.recommend import recommend, stored_scenario
     from harness.render.recommend import render_json, render_text
 
+    if args.predicted:
+        return _recommend_predicted(args)
+    from harness.cores import check_cores
+
+    check_cores(args.cores)
     with user_input():
         check_engine(args.engine)
         db = _db_path(args.db, must_exist=False)
@@ -230,6 +243,8 @@ def cmd_recommend(args: argparse.Namespace) -> int:
             host_lock=not args.allow_concurrent,
             log=log,
             scenario_text=args.scenario,
+            cores=args.cores,
+            limit_cores=args.cores,
         )
     print(render_json(rec) if args.json else render_text(rec))
     return 0
@@ -253,6 +268,34 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _recommend_predicted(args: argparse.Namespace) -> int:
+    """``recommend --cores P --predicted``: from what-if predictions, measuring nothing."""
+    from harness.whatif.command import render_predicted_recommendation
+
+    if args.cores is None:
+        raise UserError("--predicted needs --cores P: the core count of the machine to recommend for")
+    if args.scenario is None:
+        raise UserError("--predicted needs --scenario ID (a workload of --db with a serial trace)")
+    with user_input():
+        check_engine(args.engine)
+        db = _db_path(args.db, must_exist=True)
+    print(render_predicted_recommendation(db, args.scenario, args.cores, args.engine, args.min_effect, args.json))
+    return 0
+
+
+def cmd_whatif(args: argparse.Namespace) -> int:
+    from harness.whatif.command import run_whatif
+
+    db = _db_path(args.db, must_exist=True)
+    plot = out_file(args.plot, "--plot") if args.plot else None
+    json_out = out_file(args.json_out, "--json") if args.json_out else None
+    existed = {p: p.exists() for p in (plot, json_out) if p is not None}
+    print(run_whatif(db, args.scenario, args.cores, args.engine, plot, json_out, args.recalibrate), end="")
+    for path, was in existed.items():
+        print(wrote(path, was))
+    return 0
+
+
 def _write_text(path: Path, text: str) -> str:
     existed = path.exists()
     path.write_text(text)
@@ -262,7 +305,7 @@ def _write_text(path: Path, text: str) -> str:
 COMMANDS = {
     "list": cmd_list, "measure": cmd_measure, "sweep": cmd_sweep, "tune": cmd_tune,
     "recommend": cmd_recommend, "init-preset": cmd_init_preset, "export": cmd_export, "report": cmd_report,
-    "compare": cmd_compare, "plot": cmd_plot,
+    "compare": cmd_compare, "plot": cmd_plot, "whatif": cmd_whatif,
 }
 
 

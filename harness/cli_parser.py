@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 
 from harness.analysis.stats import ALPHA, MIN_EFFECT, RANKS
 from harness.config import BACKENDS, ParallelConfig, is_backend
+from harness.cores import add_cores_option
 from harness.engines import ENGINES, check_engine
 from harness.own_data import add_data_options
 from harness.render.hints import DEFAULT_DB
@@ -141,6 +142,7 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     fits.add_argument("--repeats", type=_positive_int, default=None, help="fits in the trial, the cold one included (older spelling of --values N: N + 1)")
     p.add_argument("--timeout", type=_positive_float, default=600.0, help="seconds before the trial is killed and recorded as failed")
     p.add_argument("--json", action="store_true", help="print the whole trial result as JSON")
+    add_cores_option(p)
     p.set_defaults(func=commands["measure"])
 
     p = sub.add_parser("sweep", help="measure every split of the cores for each scenario into a results database")
@@ -159,6 +161,7 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p.add_argument("--mem-interval", type=_positive_float, default=0.1, help="seconds between memory samples of a trial's process tree (default 0.1; shorter costs the supervisor more CPU)")
     p.add_argument("--no-report", action="store_true", help="do not print the report at the end")
     add_data_options(p)
+    add_cores_option(p, many=True)
     p.set_defaults(func=commands["sweep"])
 
     p = sub.add_parser("init-preset", help="print the preset TOML of a workload on your data file (--data ...), to edit and keep")
@@ -196,6 +199,9 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p.add_argument("--oversubscribe", type=_positive_float, default=1.0, help="keep configs asking for up to this many times the cores in threads (default 1)")
     p.add_argument("--prune-ratio", type=_positive_float, default=1.5, help="prune a config whose first repeat is this many times slower than the best median (default 1.5; inf: never)")
     p.add_argument("--allow-concurrent", action="store_true", help="measure even while another tune/sweep measures on this machine (corrupts the timings of both)")
+    add_cores_option(p)
+    p.add_argument("--seed-from-whatif", type=_positive_int, nargs="?", const=3, default=0, metavar="K",
+                   help="measure first the K (default 3) configs the what-if predictor ranks best on these cores from --db's traces")
     p.set_defaults(func=commands["tune"])
 
     p = sub.add_parser("recommend", help="re-measure the leaders of a workload interleaved and recommend the simplest tied with the fastest")
@@ -214,6 +220,9 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p.add_argument("--no-remeasure", action="store_true", help="decide on the stored measurements only")
     p.add_argument("--allow-concurrent", action="store_true", help="measure even while another tune/sweep measures on this machine (corrupts the timings)")
     p.add_argument("--json", action="store_true", help="print the recommendation as JSON")
+    add_cores_option(p)
+    p.add_argument("--predicted", action="store_true",
+                   help="recommend for a --cores P machine from what-if PREDICTIONS of the store's traces (measures nothing)")
     p.set_defaults(func=commands["recommend"])
 
     p = sub.add_parser("export", help="export every measurement to CSV or Parquet")
@@ -246,6 +255,11 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p.add_argument("--db", default=str(DEFAULT_DB), help=DB_HELP)
     p.add_argument("--out", default="results/plots", help="the folder for the PNG files (default: results/plots); created if missing, existing figures of the same name are replaced")
     p.set_defaults(func=commands["plot"])
+
+    if "whatif" in commands:
+        from harness.whatif.parser import add_whatif_parser
+
+        add_whatif_parser(sub, commands["whatif"], _engines, DB_HELP, str(DEFAULT_DB), OUT_FILE_NOTE)
     return parser
 
 

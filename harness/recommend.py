@@ -228,12 +228,13 @@ def recommend(
     host_lock: bool = True,
     log: Callable[[str], None] | None = print,
     scenario_text: str | None = None,
+    limit_cores: int | None = None,
 ) -> Recommendation:
     """Leaders from the store, re-measured interleaved (unless ``remeasure`` False), decided.
 
     ``measure(config)`` runs and records one trial (default: a
     :class:`harness.runner.TrialRunner` on ``Store(db)`` under a new run ``recommend``
-    unless ``run_id`` is given). Raises :class:`NoData` (with the command that
+    unless ``run_id`` is given; ``limit_cores``: its trials pinned to that many CPUs). Raises :class:`NoData` (with the command that
     measures the workload) when the store has no usable measurement.
     """
     say = log or (lambda text: None)
@@ -256,7 +257,7 @@ def recommend(
         for extra in (ParallelConfig.from_id(serial_id), ParallelConfig()):  # the speed-ups' baselines
             configs.setdefault(extra.id, extra)
         run_id = _remeasure(db, engine, scenario, configs, measure, run_id, repeats, values, seed, timeout_s,
-                            host_lock, say)
+                            host_lock, say, limit_cores)
         basis = _fits_here(db, engine, scenario, cores)
         basis = basis[basis["run_id"] == run_id] if run_id is not None else basis
         if ranked_fits(basis[basis["config_id"].isin(lead)], rank).empty:
@@ -295,7 +296,7 @@ def recommend(
 def _remeasure(db: Path, engine: str, scenario: Scenario, configs: dict[str, ParallelConfig],
                measure: Callable[[ParallelConfig], Any] | None, run_id: str | None, repeats: int,
                values: int | None, seed: int, timeout_s: float, host_lock: bool,
-               say: Callable[[str], None]) -> str | None:
+               say: Callable[[str], None], limit_cores: int | None = None) -> str | None:
     """The interleaved rounds, recorded under a new ``recommend`` run (or ``run_id``); returns the run."""
     if measure is not None:
         _rounds(configs, measure, repeats, seed, say)
@@ -306,11 +307,12 @@ def _remeasure(db: Path, engine: str, scenario: Scenario, configs: dict[str, Par
     from harness.store import Store
 
     manifest = collect_manifest()
+    manifest["cores_limit"] = limit_cores  # --cores: the trials' CPU affinity (None: not limited)
     with Store(db) as store, HostTrialLock(host_lock) as lock:
         run_id = run_id or store.start_run(manifest, "recommend", None)
         try:
             runner = TrialRunner(engine, scenario, store, run_id, timeout_s=timeout_s, lock=lock,
-                                 values=values or DEFAULT_VALUES)
+                                 values=values or DEFAULT_VALUES, cores=limit_cores)
             _rounds(configs, runner, repeats, seed, say)
         finally:
             store.finish_run(run_id, finish_manifest(manifest))

@@ -83,7 +83,8 @@ class TrialRunner:
 
     ``lock``: the host trial lock to hold around each trial (a new enabled one by
     default; ``HostTrialLock(enabled=False)`` to measure without it). ``values``: warm
-    fits after the cold one (``fits``, the total, is the older spelling). Results are
+    fits after the cold one (``fits``, the total, is the older spelling). ``cores``:
+    pin every trial to that many CPUs (``--cores``; repeats are counted per core count). Results are
     recorded in ``store`` under ``run_id`` when both are given; ``results`` keeps
     every result of this runner.
     """
@@ -100,6 +101,7 @@ class TrialRunner:
         mem_interval_s: float | None = None,
         lock: HostTrialLock | None = None,
         values: int | None = None,
+        cores: int | None = None,
     ) -> None:
         if fits is not None and values is not None and fits != values + 1:
             raise ValueError(f"fits={fits} and values={values} disagree; give one (fits = values + 1)")
@@ -109,6 +111,7 @@ class TrialRunner:
         self.engine, self.scenario, self.store, self.run_id = engine, scenario, store, run_id
         self.timeout_s, self.fits, self.mem_interval_s = timeout_s, fits, mem_interval_s
         self.values = fits - 1  # warm fits per trial
+        self.cores = cores  # --cores: the trials' child pinned to that many CPUs (None: all)
         self.lock = lock if lock is not None else HostTrialLock()
         self.results: list[TrialResult] = []
         self._next_repeat: dict[str, int] | None = None
@@ -120,6 +123,7 @@ class TrialRunner:
             {"engine": self.engine, "scenario": self.scenario.to_dict(), "config": config.to_dict()},
             repeats=self.fits,
             timeout_s=self.timeout_s,
+            cores=self.cores,
             **extra,
         )
 
@@ -131,7 +135,7 @@ class TrialRunner:
         """
         with self.lock.held():
             if repeat is not None and self.store is not None:
-                if self.store.has_trial(self.engine, self.scenario.id, config.id, repeat):
+                if self.store.has_trial(self.engine, self.scenario.id, config.id, repeat, self.cores):
                     return None
             result = trial_module.run_trial(self.spec(config))
         self.results.append(result)
@@ -152,7 +156,7 @@ class TrialRunner:
         if self._next_repeat is None:  # the store is read once per runner
             self._next_repeat = {}
             assert self.store is not None
-            for engine, scenario_id, cid, repeat in self.store.done():
+            for engine, scenario_id, cid, repeat in self.store.done(self.cores):
                 if engine == self.engine and scenario_id == self.scenario.id:
                     self._next_repeat[cid] = max(self._next_repeat.get(cid, 0), repeat + 1)
         repeat = self._next_repeat.get(config_id, 0)

@@ -55,6 +55,7 @@ from harness.engines import check_engine
 from harness.errors import UsageError, user_input
 from harness.locks import HostTrialLock
 from harness.paths import db_path
+from harness.cores import check_cores
 from harness.manifest import collect_manifest, finish_manifest
 from harness.measure import available_cores
 from harness.runner import DEFAULT_VALUES, TrialRunner, check_values
@@ -93,6 +94,7 @@ class SweepOptions:
     seed: int = 0
     mem_interval_s: float = DEFAULT_MEM_INTERVAL_S
     report: bool = True
+    cores: tuple[int, ...] | None = None  # --cores: one sweep per core count, trials pinned to it
 
     def __post_init__(self) -> None:
         if not isinstance(self.repeats, int) or self.repeats < 1:
@@ -114,6 +116,7 @@ class SweepOptions:
         if self.levels is not None and (not self.levels or any(v < 1 for v in self.levels)):
             raise UsageError(f"--levels {list(self.levels)}: use integers >= 1")
         db_path(self.db, must_exist=False)  # one line for a directory, a file as parent
+        check_cores(list(self.cores) if self.cores else None)
 
     @classmethod
     def from_args(cls, args: Any) -> SweepOptions:
@@ -143,6 +146,7 @@ class SweepOptions:
             seed=args.seed,
             mem_interval_s=pick("mem_interval", DEFAULT_MEM_INTERVAL_S),
             report=not getattr(args, "no_report", False),
+            cores=tuple(args.cores) if getattr(args, "cores", None) else None,
         )
 
     @property
@@ -169,6 +173,8 @@ class SweepOptions:
         parts += ["--backends", ",".join(self.backends)]
         parts += ["--oversubscribe", f"{self.oversubscribe:g}", "--seed", str(self.seed)]
         parts += ["--mem-interval", f"{self.mem_interval_s:g}"]
+        if self.cores:
+            parts += ["--cores", ",".join(map(str, self.cores))]
         if not self.report:
             parts.append("--no-report")
         return shlex.join(parts)
@@ -232,12 +238,21 @@ def run_sweep(options: SweepOptions) -> int:
     from rich.console import Console
 
     scenarios = options.load_scenarios()
-    cores = available_cores()
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    for limit in options.cores or (None,):  # --cores 1,2: the whole curve, one core count after the other
+        _sweep_on(options, scenarios, console, limit)
+    if options.report:
+        _print_report(options.db, console)
+    return 0
+
+
+def _sweep_on(options: SweepOptions, scenarios: list[Any], console: Any, limit: int | None) -> None:
+    """The sweep on ``limit`` cores (trials pinned to them), or on every available core (None)."""
+    cores = limit if limit is not None else available_cores()
     levels = list(options.levels) if options.levels else None
     configs = sweep_configs(cores, levels, options.backends, options.oversubscribe)
     plan = plan_trials(scenarios, options.engines, configs, options.repeats, options.seed)
     db = options.db
-    console = Console(stderr=True, highlight=False, soft_wrap=True)
     what = (
         f"{len(plan)} trials ({len(scenarios)} scenarios x {len(configs)} configs"
         f" x {options.repeats} repeats x {len(options.engines)} engine(s), {cores} cores;"
@@ -247,7 +262,7 @@ def run_sweep(options: SweepOptions) -> int:
     with Store(db) as store:  # opened first: a bad --db is the only line printed
         if note := grid_note(cores, levels, options.backends, options.oversubscribe):
             console.print(f"sweep: {note}", markup=False)
-        todo = pending(plan, store)
+        todo = pending(plan, store, limit)
         if not todo:
             console.print(f"sweep: nothing to do, all {what} are in {db}", markup=False)
         else:
@@ -272,14 +287,12 @@ def run_sweep(options: SweepOptions) -> int:
                 "oversubscribe": options.oversubscribe,
                 "seed": options.seed,
                 "cores": cores,
+                "cores_limit": limit,  # --cores: the trials' CPU affinity (None: not limited)
                 "planned": len(plan),
                 "to_run": len(todo),
             }
             run_id = store.start_run(manifest, options.command, options.source)
-            _run_plan(store, run_id, manifest, todo, options, console)
-    if options.report:
-        _print_report(db, console)
-    return 0
+            _run_plan(store, run_id, manifest, todo, options, console, limit)
 
 
 def _run_plan(
@@ -289,6 +302,7 @@ def _run_plan(
     todo: list[PlannedTrial],
     options: SweepOptions,
     console: Any,
+    limit: int | None = None,
 ) -> None:
     from rich.markup import escape
 
@@ -326,7 +340,7 @@ def _run_plan(
                     if runner is None:
                         runner = runners[(trial.engine, scenario_id)] = TrialRunner(
                             trial.engine, trial.scenario, store, run_id, timeout_s=options.timeout_s,
-                            mem_interval_s=options.mem_interval_s, lock=lock, values=options.values,
+                            mem_interval_s=options.mem_interval_s, lock=lock, values=options.values, cores=limit,
                         )
                     result = runner.run(trial.config, trial.repeat)
                     if result is None:

@@ -70,7 +70,8 @@ def plan_trials(
     return plan
 
 
-def pending(plan: Sequence[PlannedTrial], store: Store) -> list[PlannedTrial]:
-    """The planned trials the store does not hold yet (it is read once, not per trial)."""
-    done = store.done()
+def pending(plan: Sequence[PlannedTrial], store: Store, cores: int | None = None) -> list[PlannedTrial]:
+    """The planned trials the store does not hold yet (it is read once, not per trial;
+    with ``cores``: not yet on that many cores, a ``--cores`` sweep's)."""
+    done = store.done(cores)
     return [t for t in plan if t.key not in done]

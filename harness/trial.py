@@ -35,6 +35,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import IO, Any, Literal, TypeVar
 
+from harness.cores import cpu_set, limit_env, pin
 from harness.measure import TreeMemorySampler
 
 from harness.trial_processes import TAG_ENV, end_trial_processes, kill_group
@@ -74,7 +75,9 @@ class TrialSpec(_Record):
     ``prepare()`` included. ``env`` is added to the child's environment (e.g.
     ``OMP_NUM_THREADS``). ``mem_measure`` "auto" is PSS where readable, else RSS;
     ``mem_interval_s`` is the sampling period (shorter: finer peaks, but more
-    supervisor CPU taken from the cores the fit runs on).
+    supervisor CPU taken from the cores the fit runs on). ``cores``: pin the child (and
+    everything it starts) to that many CPUs of this machine (:mod:`harness.cores`);
+    None: every CPU this process may use.
     """
 
     workload: str
@@ -84,6 +87,7 @@ class TrialSpec(_Record):
     mem_interval_s: float = 0.025
     mem_measure: Literal["auto", "pss", "rss"] = "auto"
     env: dict[str, str] = field(default_factory=dict)
+    cores: int | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.workload, str) or not self.workload:
@@ -103,6 +107,8 @@ class TrialSpec(_Record):
             raise ValueError(f"mem_measure must be 'auto', 'pss' or 'rss', got {self.mem_measure!r}")
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in self.env.items()):
             raise TypeError(f"env must map str to str, got {self.env!r}")
+        if self.cores is not None and (isinstance(self.cores, bool) or not isinstance(self.cores, int) or self.cores < 1):
+            raise ValueError(f"cores must be None or an int >= 1, got {self.cores!r}")
 
 
 @dataclass(frozen=True)
@@ -206,13 +212,15 @@ def run_trial(spec: TrialSpec) -> TrialResult:
     tag = uuid.uuid4().hex
     started_at = time.time()  # the trial's span on the wall clock (stored start/end)
     started = time.perf_counter()
+    limit = {} if spec.cores is None else {"preexec_fn": pin(cpu_set(spec.cores))}  # before any import
     proc = subprocess.Popen(
         [sys.executable, "-m", "harness._worker"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,  # own process group: one killpg reaches the tree
-        env={**os.environ, **spec.env, TAG_ENV: tag},
+        env={**os.environ, **spec.env, **(limit_env(spec.cores) if spec.cores else {}), TAG_ENV: tag},
+        **limit,
     )
     sampler = TreeMemorySampler(
         proc.pid, interval_s=spec.mem_interval_s, measure=spec.mem_measure

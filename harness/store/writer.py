@@ -132,8 +132,15 @@ class Store:
 
     # -- trials ----------------------------------------------------------------
 
-    def done(self) -> set[tuple[str, str, str, int]]:
-        """(engine, scenario_id, config_id, repeat) of every recorded trial, ok or failed."""
+    def done(self, cores: int | None = None) -> set[tuple[str, str, str, int]]:
+        """(engine, scenario_id, config_id, repeat) of every recorded trial, ok or failed
+        (with ``cores``: only those measured on that many cores, a ``--cores`` sweep's)."""
+        if cores is not None:
+            rows = self._conn.execute(
+                "SELECT DISTINCT engine, scenario_id, config_id, repeat FROM harness_trials WHERE n_cores = ?",
+                (int(cores),),
+            ).fetchall()
+            return set(rows)
         rows = self._conn.execute(
             "SELECT DISTINCT engine, scenario_id, config_id, repeat FROM harness_trials"
         ).fetchall()  # one pass over the index on these four columns
@@ -240,11 +247,12 @@ class Store:
             )
         return trial_id
 
-    def has_trial(self, engine: str, scenario_id: str, config_id: str, repeat: int) -> bool:
-        """Whether this measurement is recorded (by any run, any process)."""
+    def has_trial(self, engine: str, scenario_id: str, config_id: str, repeat: int, cores: int | None = None) -> bool:
+        """Whether this measurement is recorded (by any run, any process; with ``cores``: on that many cores)."""
+        on_cores = "" if cores is None else f" AND n_cores = {int(cores)}"
         row = self._conn.execute(
             "SELECT 1 FROM harness_trials WHERE engine = ? AND scenario_id = ? AND config_id = ?"
-            " AND repeat = ? LIMIT 1",
+            " AND repeat = ?" + on_cores + " LIMIT 1",
             (engine, scenario_id, config_id, int(repeat)),
         ).fetchone()
         return row is not None

@@ -43,19 +43,24 @@ def run_tune(
     allow_concurrent: bool = False,
     preset: str | None = None,
     log: Callable[[str], None] = print,
+    cores: int | None = None,
+    seed_from_whatif: int = 0,
 ) -> int:
     """``python -m harness tune``: one study per scenario, measured for real, recorded in ``db``.
 
-    Returns 0, or 1 when a study ends without any completed trial.
+    Returns 0, or 1 when a study ends without any completed trial. ``cores``: every
+    trial pinned to that many CPUs (the space is the one of that many cores);
+    ``seed_from_whatif``: enqueue that many predicted best configs first (the what-if
+    predictor on the store's traces; none where it has no serial trace).
     """
     from harness.manifest import collect_manifest, finish_manifest
-    from harness.measure import available_cores
+    from harness.cores import cores_or_available
     from harness.store import Store
 
     objectives = parse_objectives(objectives)
     if study is not None and len(scenarios) != 1:
         raise UsageError("--study names one study: use it with --scenario, not with a preset of several scenarios")
-    cores = available_cores()
+    limit, cores = cores, cores_or_available(cores)
     space = [c for c in search_space(cores, levels, backends, oversubscribe) if supports(engine, c)]
     baselines = baseline_configs(cores, backends, engine)
     if note := grid_note(cores, levels, tuple(backends), oversubscribe):
@@ -64,12 +69,15 @@ def run_tune(
     status = 0
     with store_lock(db, allow_concurrent, "tune") as held, Store(db) as store, HostTrialLock(not allow_concurrent) as lock:
         manifest = collect_manifest()
+        manifest["cores_limit"] = limit  # --cores: the trials' CPU affinity (None: not limited)
         run_id = store.start_run(manifest, "tune", preset)
         try:
             for scenario in scenarios:
                 name = study or default_study_name(engine, scenario.id, objectives)
-                measure = TrialRunner(engine, scenario, store, run_id, timeout_s=timeout_s, lock=lock, values=values)
+                measure = TrialRunner(engine, scenario, store, run_id, timeout_s=timeout_s, lock=lock, values=values,
+                                      cores=limit)
                 log(f"{engine} | {scenario.id} | {cores} cores")
+                seeds = _whatif_seeds(Path(db), scenario.id, cores, engine, space, seed_from_whatif, log)
                 outcome = tune(
                     measure,
                     space,
@@ -91,6 +99,7 @@ def run_tune(
                     },
                     fail_stale=held,
                     log=log,
+                    seeds=seeds,
                     **({} if min_effect is None else {"min_effect": min_effect}),
                 )
                 log(format_outcome(outcome))
@@ -104,3 +113,22 @@ def run_tune(
     shown = storage or f"sqlite:///{db}"
     log(f"studies stored in {shown}; open them with: pip install optuna-dashboard && optuna-dashboard {shown}")
     return status
+
+
+def _whatif_seeds(db: Path, scenario_id: str, cores: int, engine: str, space: list, k: int, log: Callable) -> list:
+    """The ``k`` predicted best configs of the space on ``cores`` (none without a serial trace)."""
+    if k < 1:
+        return []
+    from harness.errors import NoData
+    from harness.whatif.command import predicted_best
+
+    try:
+        ranked = predicted_best(db, scenario_id, cores, engine) if db.is_file() else []
+    except NoData as e:
+        log(f"tune: no what-if seeds: {e}")
+        return []
+    by_id = {c.id: c for c in space}
+    seeds = [by_id[p.config_id] for p in ranked if p.config_id in by_id][:k]
+    if seeds:
+        log(f"tune: seeded with the {len(seeds)} predicted best configs (what-if): {', '.join(c.id for c in seeds)}")
+    return seeds

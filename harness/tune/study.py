@@ -151,6 +151,7 @@ def tune(
     log: Callable[[str], None] | None = print,
     alpha: float = ALPHA,
     min_effect: float = MIN_EFFECT,
+    seeds: Sequence[ParallelConfig] = (),
 ) -> TuneOutcome:
     """Run (or continue) the study ``study_name``: up to ``n_trials`` new configs.
 
@@ -162,7 +163,8 @@ def tune(
     inf: never). ``time_budget_s`` bounds the whole call (no new trial starts after it).
     ``fail_stale``: mark trials left RUNNING by a process that died as failed (only
     safe while no other process works on the study: the CLI passes it when it holds
-    the lock).
+    the lock). ``seeds`` (``--seed-from-whatif``: the predicted best configs) are
+    enqueued before the baselines.
     """
 
     objectives = parse_objectives(objectives)
@@ -196,6 +198,9 @@ def tune(
         sampler_name = f"TPE, seed {seed + n_before} ({len(untried)} configs left of {len(ids)})"
     study.sampler = sampler
 
+    for c in seeds:  # Optuna's enqueue_trial: measured first, then the sampler goes on
+        if c.id not in tried and c.id in by_id:
+            study.enqueue_trial({PARAM: c.id}, user_attrs={"seeded_by": "whatif"}, skip_if_exists=True)
     for b in baselines:
         if b.id not in tried:
             study.enqueue_trial({PARAM: b.id}, user_attrs={"baseline": True}, skip_if_exists=True)

@@ -381,3 +381,14 @@ def test_a_trial_left_running_by_a_dead_process_is_failed_and_measured_again(tmp
     assert retry.user_attrs["retry_of"] == stale.number
     complete = [x.params[PARAM] for x in out.study.trials if x.state == TrialState.COMPLETE]
     assert sorted(complete) == sorted(c.id for c in space) and out.exhausted
+
+
+def test_whatif_seeds_are_measured_first_then_the_baselines():
+    cores = 4
+    space = search_space(cores)
+    seeds = [c for c in space if c.id in ("m1-f2-s2-threading", "m2-f2-s1-loky")]
+    measure = Synthetic(cores, space)
+    out = run(measure, space, cores, n_trials=4, seeds=seeds)
+    assert measure.calls[:2] == [c.id for c in seeds]
+    assert measure.calls[2] == baseline_configs(cores)[0].id
+    assert [t.user_attrs.get("seeded_by") for t in out.study.trials[:2]] == ["whatif", "whatif"]
