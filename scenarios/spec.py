@@ -272,6 +272,8 @@ class Scenario:
         object.__setattr__(self, "grid", GridSpec.parse(self.grid))
         if self.base_model != GRID_BASE_MODEL:
             raise ValueError(f"base_model={self.base_model!r} with a grid: a grid scenario's models are its grid; leave base_model out")
+        if self.data is not None:  # the file checks (categoricals, weights) are per model, not per grid yet
+            raise ValueError("data with a grid: a grid scenario runs on synthetic data; leave data out")
         given = [name for name in _MODEL_FIELDS if getattr(self, name) is not None]
         if given:
             raise ValueError(f"{given[0]} with a grid: a grid scenario's models and params are its grid's")

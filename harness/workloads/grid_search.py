@@ -9,16 +9,13 @@ in every class's params, ``n_jobs_cross_fitting`` and ``n_jobs_base_learners`` t
 learners' ``fit`` keywords the search passes on, the backend joblib's (``auto``: every
 level ``"auto"``). Synthetic data has no held-out outcomes, so its rows are split
 4:1 into the search's training and test rows (the package's documentation scores
-both); a data file's own test rows are used as they are. One timed fit is the
-whole search, scoring included, as a user runs it.
+both). One timed fit is the whole search, scoring included, as a user runs it.
 """
 
 from __future__ import annotations
 
 import warnings
 from typing import Any
-
-import numpy as np
 
 from harness.config import ParallelConfig
 from harness.grid_configs import supports_grid
@@ -27,7 +24,6 @@ from harness.store.schema import task_row
 from metalearners_core import OversubscriptionWarning
 from scenarios import Scenario, load_data
 from scenarios.grid import resolve_grid
-from scenarios.weights import weight_fit_params
 
 #: Share of a synthetic scenario's rows the search holds out as its test rows.
 TEST_SHARE = 0.2
@@ -66,26 +62,16 @@ class FitGridSearch:
         if not supports_grid(self.engine, self.config):
             raise ValueError(f"engine {self.engine!r} has no {self.config.id!r} config for a grid search")
         s = self.scenario
-        data = load_data(s, cache_dir=self.data_dir)
-        y = np.asarray(data.y, dtype=np.int64) if s.data is not None and s.is_classification else data.y
-        if s.data is not None and len(data.y_test):
-            y_test = np.asarray(data.y_test, dtype=np.int64 if s.is_classification else np.float64)
-            self.train = (data.X, y, data.w)
-            self.test = (data.X_test, y_test, np.asarray(data.w_test))
-        else:
-            cut = len(y) - max(1, int(len(y) * TEST_SHARE))
-            self.train = (data.X[:cut], y[:cut], data.w[:cut])
-            self.test = (data.X[cut:], y[cut:], data.w[cut:])
+        data = load_data(s, cache_dir=self.data_dir)  # synthetic: a grid scenario has no data file
+        cut = len(data.y) - max(1, int(len(data.y) * TEST_SHARE))
+        self.train = (data.X[:cut], data.y[:cut], data.w[:cut])
+        self.test = (data.X[cut:], data.y[cut:], data.w[cut:])
         self.search_class, factory = _search_class(self.engine)
         self.factory = factory(s.learner)
         self.base_learner_grid, self.param_grid = resolve_grid(
             s.grid, s.learner, s.is_classification, s.seed, self.config.model_n_jobs
         )
         self.metalearner_params = {"is_classification": s.is_classification, "n_variants": s.n_variants, "n_folds": s.n_folds}
-        weights = getattr(data, "weights", None)
-        self.fit_kwargs: dict[str, Any] = {}
-        if weights is not None:  # the file's sample weights, for the search's training rows
-            self.fit_kwargs["fit_params"] = weight_fit_params(s.learner, weights)
         warnings.filterwarnings("ignore")  # library deprecation noise, not results
 
     def run_once(self) -> None:
@@ -112,10 +98,10 @@ class FitGridSearch:
         }
         levels = {k: v for k, v in levels.items() if v is not None}  # unset: the library's default
         if auto:
-            self.search.fit(*self.train, *self.test, **levels, **self.fit_kwargs)
+            self.search.fit(*self.train, *self.test, **levels)
             return
         with joblib_backend(self.config.backend):
-            self.search.fit(*self.train, *self.test, **levels, **self.fit_kwargs)
+            self.search.fit(*self.train, *self.test, **levels)
 
     def result_extras(self) -> dict[str, Any]:
         results = self.search.results_
