@@ -142,11 +142,13 @@ def test_the_grid_sweep_records_ok_trials_with_the_grid_level(grid_db: Path):
     assert set(fits["n_jobs_grid"].dropna()) == {1.0, 2.0}
 
 
-def test_report_compare_and_recommend_cover_a_grid_scenario(grid_db: Path, capsys):
+def test_report_compare_plot_and_recommend_cover_a_grid_scenario(grid_db: Path, tmp_path: Path, capsys):
     assert main(["report", "--db", str(grid_db)]) == 0
     assert "g2-m1-f1-s1-loky" in capsys.readouterr().out  # the grid level in the config label
     assert main(["compare", "--db", str(grid_db)]) == 0
     assert "grid3" in capsys.readouterr().out
+    assert main(["plot", "--db", str(grid_db), "--out", str(tmp_path / "figures")]) == 0  # the heatmap: a panel per grid level
+    assert any(p.name.endswith("_heatmap.png") and "grid3" in p.name for p in (tmp_path / "figures").glob("*.png"))
     scenario_id = GRID_SCENARIO.id  # the tiny preset's scenario
     for engine in ("core", "metalearners"):
         assert main(["recommend", "--scenario", scenario_id, "--engine", engine, "--db", str(grid_db),
