@@ -76,7 +76,7 @@ def test_a_grid_scenario_is_planned_over_four_levels_and_a_plain_one_as_before()
         "default", "g1-m1-f1-s1-loky", "g2-md-fd-sd-loky"]  # the package's n_jobs None and 2, and the serial reference
     plain_configs = config_grid(2, None, ("loky",))
     plan = plan_trials([PLAIN, GRID_SCENARIO], ["core", "metalearners"], plain_configs, 1, 0, grid_configs)
-    by_scenario = {s.id: {(t.engine, t.config.id) for t in plan if t.scenario == s} for s in (PLAIN, GRID_SCENARIO)}
+    by_scenario = {s: {(t.engine, t.config.id) for t in plan if t.scenario == s} for s in (PLAIN, GRID_SCENARIO)}
     assert by_scenario[PLAIN] == {(e, c.id) for e in ("core", "metalearners") for c in plain_configs
                                   if e == "core" or not c.is_auto}
     assert by_scenario[GRID_SCENARIO] == {("core", c.id) for c in grid_configs} | {
@@ -152,6 +152,7 @@ def test_report_compare_plot_and_recommend_cover_a_grid_scenario(grid_db: Path, 
     assert "grid3" in capsys.readouterr().out
     assert main(["plot", "--db", str(grid_db), "--out", str(tmp_path / "figures")]) == 0  # the heatmap: a panel per grid level
     assert any(p.name.endswith("_heatmap.png") and "grid3" in p.name for p in (tmp_path / "figures").glob("*.png"))
+    capsys.readouterr()
     scenario_id = GRID_SCENARIO.id  # the tiny preset's scenario
     for engine in ("core", "metalearners"):
         assert main(["recommend", "--scenario", scenario_id, "--engine", engine, "--db", str(grid_db),
