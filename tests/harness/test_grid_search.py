@@ -103,7 +103,7 @@ def test_both_engines_search_the_same_grid_on_the_same_data(tmp_path: Path):
         workload.prepare()
         workload.run_once()
         extras = workload.result_extras()
-        assert extras["grid"]["grid_size"] == 3
+        assert extras["grid"]["grid_size"] == 3 and workload.search.n_jobs == config.n_jobs_grid  # the grid level
         results[engine] = workload.search.results_
     assert extras.get("tasks") is None  # the package keeps no task trace
     ours, theirs = results["core"], results["metalearners"]
