@@ -76,7 +76,7 @@ def cmd_measure(args: argparse.Namespace) -> int:
     check_cores(args.cores)
     fits = args.repeats if args.repeats is not None else 1 + (args.values or DEFAULT_VALUES)
     spec = TrialSpec(
-        workload="scenario",
+        workload="grid_search" if scenario.grid is not None else "scenario",
         params={"engine": args.engine, "scenario": scenario.to_dict(), "config": args.config.to_dict()},
         repeats=fits,
         timeout_s=args.timeout,

@@ -1,4 +1,5 @@
-"""A parallel configuration: how one fit splits the cores over the three levels.
+"""A parallel configuration: how one fit splits the cores over the three levels (and a grid
+search, over a fourth: ``n_jobs_grid``, the grid points at once).
 
 Besides joblib's ``loky`` and ``threading`` backends, ``dask<N>`` (e.g. ``dask2``)
 runs the fit under ``joblib.parallel_config(backend="dask")`` on a ``local:N`` Dask
@@ -19,7 +20,10 @@ DASK = "dask"  # + a worker count: a local Dask cluster of that many worker proc
 _DASK_BACKEND = re.compile(rf"{DASK}([1-9][0-9]*)")
 #: The three levels as ParallelConfig fields (and store / export columns).
 LEVELS = ("model_n_jobs", "n_jobs_cross_fitting", "n_jobs_base_learners")
+#: The grid search's level: grid points in flight (a ParallelConfig field and store column).
+GRID_LEVEL = "n_jobs_grid"
 _FIELDS = {
+    "grid": GRID_LEVEL,
     "model": "model_n_jobs",
     "folds": "n_jobs_cross_fitting",
     "stage": "n_jobs_base_learners",
@@ -51,15 +55,19 @@ class ParallelConfig:
 
     ``None`` at a level means the library's default there (for metalearners_core's
     model level: the cores left per concurrent fit, set explicitly; for the
-    metalearners package: the base model's own default).
+    metalearners package: the base model's own default). ``n_jobs_grid`` is the grid
+    search's ``n_jobs`` (grid-search scenarios only; ``None`` there is the library's
+    default, and on a plain fit the field is unset): set, the id starts ``g<n>-``.
     """
 
     model_n_jobs: int | None = None
     n_jobs_cross_fitting: int | None = None
     n_jobs_base_learners: int | None = None
     backend: str = "loky"
+    n_jobs_grid: int | None = None
 
     def __post_init__(self) -> None:
+        _check_level(self.n_jobs_grid, "n_jobs_grid")
         _check_level(self.model_n_jobs, "model_n_jobs")
         _check_level(self.n_jobs_cross_fitting, "n_jobs_cross_fitting")
         _check_level(self.n_jobs_base_learners, "n_jobs_base_learners")
@@ -69,8 +77,8 @@ class ParallelConfig:
                 f"backend={self.backend!r} is not allowed; choose one of {', '.join((*BACKENDS, AUTO))} or "
                 f"{DASK}<N> (a local Dask cluster of N worker processes, e.g. {DASK}2){sequential}."
             )
-        if self.is_auto and (self.model_n_jobs, self.n_jobs_cross_fitting, self.n_jobs_base_learners) != (None,) * 3:
-            raise ValueError("the 'auto' config chooses every level itself; leave model, folds and stage unset.")
+        if self.is_auto and (self.model_n_jobs, self.n_jobs_cross_fitting, self.n_jobs_base_learners, self.n_jobs_grid) != (None,) * 4:
+            raise ValueError("the 'auto' config chooses every level itself; leave grid, model, folds and stage unset.")
 
     @classmethod
     def auto(cls) -> ParallelConfig:
@@ -92,8 +100,10 @@ class ParallelConfig:
 
     @property
     def is_serial(self) -> bool:
-        """One thread per model, no worker pool (``m1-f1-s1-*``): the speed-up reference."""
-        return (self.model_n_jobs, self.n_jobs_cross_fitting, self.n_jobs_base_learners) == (1, 1, 1)
+        """One thread per model, no worker pool (``m1-f1-s1-*``, ``g1-m1-f1-s1-*`` in a grid
+        search): the speed-up reference."""
+        levels = (self.model_n_jobs, self.n_jobs_cross_fitting, self.n_jobs_base_learners)
+        return levels == (1, 1, 1) and self.n_jobs_grid in (None, 1)
 
     def model_threads(self, cores: int) -> int:
         """Threads inside each base model on ``cores``: the explicit model level, else
@@ -108,15 +118,16 @@ class ParallelConfig:
         if self.is_auto:
             return AUTO
         level = lambda v: "d" if v is None else str(v)  # noqa: E731
-        return (
+        grid = "" if self.n_jobs_grid is None else f"g{self.n_jobs_grid}-"  # unset: every fit's id as it was
+        return grid + (
             f"m{level(self.model_n_jobs)}-f{level(self.n_jobs_cross_fitting)}"
             f"-s{level(self.n_jobs_base_learners)}-{self.backend}"
         )
 
     @property
     def pool_workers(self) -> int:
-        """Worker processes/threads the fold and stage levels ask for together."""
-        return (self.n_jobs_cross_fitting or 1) * (self.n_jobs_base_learners or 1)
+        """Worker processes/threads the fold and stage levels (and the grid level) ask for together."""
+        return (self.n_jobs_cross_fitting or 1) * (self.n_jobs_base_learners or 1) * (self.n_jobs_grid or 1)
 
     def total_threads(self, cores: int) -> int:
         """Threads the config asks for at once (the library default model level: cores / pool)."""
@@ -139,6 +150,12 @@ class ParallelConfig:
         """The config of an :attr:`id` (``default``, ``auto`` or ``m2-f1-sd-loky``)."""
         if config_id in ("default", AUTO):
             return cls.parse(config_id)
+        grid: int | None = None
+        head, sep, rest = config_id.partition("-")
+        if sep and head[:1] == "g" and head[1:].isdigit():  # a grid search's config: g2-m1-f1-s1-loky
+            grid, config_id = int(head[1:]), rest
+            if config_id in ("default", AUTO) or rest.count("-") != 3:
+                raise ValueError(f"config id {head}-{rest!r}: a grid level goes before m/f/s levels (e.g. 'g2-m1-f1-s1-loky').")
         parts = config_id.split("-")
         if len(parts) != 4 or [p[:1] for p in parts[:3]] != ["m", "f", "s"]:
             raise ValueError(f"config id {config_id!r} is not allowed; use 'default', 'auto' or e.g. 'm2-f1-s1-loky'.")
@@ -146,11 +163,12 @@ class ParallelConfig:
             levels = [None if p[1:] == "d" else int(p[1:]) for p in parts[:3]]
         except ValueError:
             raise ValueError(f"config id {config_id!r}: levels are integers or 'd' (e.g. 'm2-f1-sd-loky').") from None
-        return cls(*levels, backend=parts[3])
+        return cls(*levels, backend=parts[3], n_jobs_grid=grid)
 
     @classmethod
     def parse(cls, text: str) -> ParallelConfig:
-        """``default``, ``auto`` or ``model=2,folds=1,stage=1,backend=loky`` (omitted: library default)."""
+        """``default``, ``auto`` or ``model=2,folds=1,stage=1,backend=loky`` (omitted: library default);
+        a grid search's ``grid=2,...`` too."""
         text = text.strip()
         if text == "default":
             return cls()

@@ -250,7 +250,8 @@ def recommend(
     here = _fits_here(db, engine, scenario, cores)
     cores = cores if cores is not None else int(here["n_cores"].dropna().mode().iloc[0]) if here["n_cores"].notna().any() else 1
     lead = leaders(ranked_fits(here, rank), top)
-    serial_id = serial_reference(ranked_fits(here, rank)) or ParallelConfig(1, 1, 1, "loky").id
+    fallback_serial = ParallelConfig(1, 1, 1, "loky", n_jobs_grid=1 if scenario.grid is not None else None)
+    serial_id = serial_reference(ranked_fits(here, rank)) or fallback_serial.id
     notes: list[str] = []
     if remeasure:
         configs = {cid: config_from_row(here[here["config_id"] == cid].iloc[0]) for cid in lead}

@@ -119,7 +119,7 @@ class TrialRunner:
     def spec(self, config: ParallelConfig) -> TrialSpec:
         extra: dict[str, Any] = {} if self.mem_interval_s is None else {"mem_interval_s": self.mem_interval_s}
         return TrialSpec(
-            "scenario",
+            "grid_search" if self.scenario.grid is not None else "scenario",  # a grid: the whole search
             {"engine": self.engine, "scenario": self.scenario.to_dict(), "config": config.to_dict()},
             repeats=self.fits,
             timeout_s=self.timeout_s,

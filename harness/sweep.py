@@ -61,6 +61,7 @@ from harness.measure import available_cores
 from harness.runner import DEFAULT_VALUES, TrialRunner, check_values
 from harness.store import Store
 from harness.render.progress import duration as _duration, progress as _progress
+from harness.grid_configs import grid_config_grid
 from harness.sweep_plan import PlannedTrial, pending, plan_trials, sweep_configs
 from harness.trial_processes import kill_trial_children as _kill_trial_children
 
@@ -251,11 +252,15 @@ def _sweep_on(options: SweepOptions, scenarios: list[Any], console: Any, limit: 
     cores = limit if limit is not None else available_cores()
     levels = list(options.levels) if options.levels else None
     configs = sweep_configs(cores, levels, options.backends, options.oversubscribe)
-    plan = plan_trials(scenarios, options.engines, configs, options.repeats, options.seed)
+    grid_configs = (  # a grid-search scenario's configs: the grid level too
+        grid_config_grid(cores, levels, options.backends, options.oversubscribe) if any(s.grid for s in scenarios) else None
+    )
+    plan = plan_trials(scenarios, options.engines, configs, options.repeats, options.seed, grid_configs)
     db = options.db
     what = (
         f"{len(plan)} trials ({len(scenarios)} scenarios x {len(configs)} configs"
-        f" x {options.repeats} repeats x {len(options.engines)} engine(s), {cores} cores;"
+        + (f" ({len(grid_configs)} with the grid level for grid searches)" if grid_configs else "")
+        + f" x {options.repeats} repeats x {len(options.engines)} engine(s), {cores} cores;"
         f" each 1 cold + {options.values} warm fits)"
     )
 
@@ -278,6 +283,7 @@ def _sweep_on(options: SweepOptions, scenarios: list[Any], console: Any, limit: 
                 "engines": list(options.engines),
                 "scenarios": [s.id for s in scenarios],
                 "configs": [c.id for c in configs],
+                **({"grid_configs": [c.id for c in grid_configs]} if grid_configs else {}),
                 "repeats": options.repeats,
                 "values": options.values,
                 "fits_per_trial": 1 + options.values,

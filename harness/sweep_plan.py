@@ -2,7 +2,8 @@
 and which of them a store does not hold yet.
 
 The configs are :func:`harness.config.config_grid` over the cores (always with the
-serial reference; :func:`harness.config.grid_note` says what was left out). The order
+serial reference; :func:`harness.config.grid_note` says what was left out); a
+grid-search scenario's are :func:`harness.grid_configs.grid_config_grid` (four levels). The order
 is a randomised complete block design: scenarios one after another in file order;
 within a scenario, repeat ``r`` of every (engine, config) in block ``r``, each block
 shuffled with the seed and never starting with the config that ended the previous
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.config import BACKENDS, ParallelConfig, config_grid
-from harness.engines import supports
+from harness.grid_configs import configs_for
 from harness.store import Store
 
 __all__ = ["PlannedTrial", "pending", "plan_trials", "sweep_configs"]
@@ -49,15 +50,17 @@ def plan_trials(
     configs: Sequence[ParallelConfig],
     repeats: int,
     seed: int,
+    grid_configs: Sequence[ParallelConfig] | None = None,
 ) -> list[PlannedTrial]:
     """Every (engine, scenario, config, repeat) in sweep order (see the module docstring).
 
-    Deterministic for a given seed, so a resumed sweep walks the same order.
+    Deterministic for a given seed, so a resumed sweep walks the same order. A grid
+    scenario is measured at ``grid_configs`` (:func:`harness.grid_configs.configs_for`).
     """
     rng = random.Random(seed)
     plan: list[PlannedTrial] = []
     for scenario in scenarios:
-        cells = [(engine, config) for engine in engines for config in configs if supports(engine, config)]
+        cells = [(engine, config) for engine in engines for config in configs_for(scenario, engine, configs, grid_configs)]
         previous = None
         for repeat in range(repeats):
             block = cells[:]

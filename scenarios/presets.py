@@ -19,6 +19,15 @@ Format::
     n_variants = 2
     n_folds = 5
 
+A grid-search scenario gives its grid after its entry (see :mod:`scenarios.grid`)::
+
+    [[scenario]]
+    learner = "T"
+    [scenario.grid.base_learner_grid]
+    variant_outcome_model = ["linear", "lightgbm"]
+    [scenario.grid.param_grid.variant_outcome_model.LGBMRegressor]
+    n_estimators = [50, 100]
+
 A scenario on the user's own table names it instead of ``n_rows``/``n_variants``:
 ``data = { path = "events.parquet", outcome = "y", treatment = "w" }`` (a path relative
 to the preset file; see :mod:`scenarios.files`), and any scenario can give its base
@@ -42,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from scenarios.files import file_scenario
+from scenarios.grid import GRID_BASE_MODEL
 from scenarios.spec import Scenario
 
 if sys.version_info >= (3, 11):
@@ -174,7 +184,10 @@ def load_preset(name_or_path: str | os.PathLike[str]) -> list[Scenario]:
     for index, raw in enumerate(entries, start=1):
         what = f"[[scenario]] #{index}"
         entry = _check_table(where, raw, what)
-        for fields in _expand({**defaults, **entry}):
+        merged = {**defaults, **entry}
+        if "grid" in merged and "base_model" not in entry:  # a default base_model is not a grid's
+            merged["base_model"] = GRID_BASE_MODEL
+        for fields in _expand(merged):
             # On a data file, rows, features and variants come from the file.
             required = _REQUIRED_WITH_FILE if "data" in fields else _REQUIRED
             missing = [name for name in required if name not in fields]

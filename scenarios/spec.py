@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 
 from scenarios.base_models import BASE_MODELS
 from scenarios.filedata import FileData
+from scenarios.grid import GRID_BASE_MODEL, GridSpec, check_grid, grid_size
 from scenarios.models import ModelChoice, Params
 
 LEARNERS: tuple[str, ...] = ("S", "T", "X", "R", "DR")
@@ -34,7 +35,9 @@ PROPENSITIES: tuple[str, ...] = ("randomised", "confounded")
 NOT_APPLICABLE = "n/a"
 #: The optional fields: left out of ``to_dict`` (and so of the id) when unset, so that
 #: every scenario without them keeps the id it always had.
-_OPTIONAL_FIELDS = ("data", "model_params", "nuisance_model", "propensity_model", "treatment_model")
+_OPTIONAL_FIELDS = ("data", "model_params", "nuisance_model", "propensity_model", "treatment_model", "grid")
+#: Fields that name one learner's base models: a grid scenario's models are its grid.
+_MODEL_FIELDS = ("model_params", "nuisance_model", "propensity_model", "treatment_model")
 
 #: Smallest allowed ``n_rows``.
 MIN_ROWS = 100
@@ -206,6 +209,8 @@ class Scenario:
         model_params: params of ``base_model``, laid over its defaults (:mod:`scenarios.models`).
         nuisance_model, propensity_model, treatment_model: a :class:`ModelChoice`
             for one model kind instead of ``base_model``.
+        grid: a :class:`scenarios.grid.GridSpec`: the scenario is a grid search over
+            these base models (``base_model`` is then ``"grid"``; see :mod:`scenarios.grid`).
     """
 
     learner: str
@@ -223,6 +228,7 @@ class Scenario:
     nuisance_model: ModelChoice | None = None
     propensity_model: ModelChoice | None = None
     treatment_model: ModelChoice | None = None
+    grid: GridSpec | None = None
 
     DATA_FIELDS: ClassVar[tuple[str, ...]] = (
         "n_rows",
@@ -240,7 +246,7 @@ class Scenario:
         set_(self, "n_rows", _check_int("n_rows", self.n_rows, MIN_ROWS))
         set_(self, "n_variants", _check_int("n_variants", self.n_variants, 2, MAX_VARIANTS))
         set_(self, "n_folds", _check_int("n_folds", self.n_folds, 2))
-        if not (isinstance(self.base_model, str) and ":" in self.base_model):  # else an import path
+        if self.grid is None and not (isinstance(self.base_model, str) and ":" in self.base_model):  # else an import path
             _check_choice("base_model", self.base_model, sorted(BASE_MODELS))
         set_(self, "n_features", _check_int("n_features", self.n_features, 1))
         _check_choice("outcome", self.outcome, OUTCOMES)
@@ -258,6 +264,25 @@ class Scenario:
             value = getattr(self, f"{kind}_model")
             if value is not None:
                 set_(self, f"{kind}_model", ModelChoice.parse(value, f"{kind}_model"))
+        if self.grid is not None:  # last: it needs the learner, outcome and seed checked
+            self._check_grid()
+
+    def _check_grid(self) -> None:
+        """A grid scenario: base_model "grid", no single-model fields, a grid the learner can search."""
+        object.__setattr__(self, "grid", GridSpec.parse(self.grid))
+        if self.base_model != GRID_BASE_MODEL:
+            raise ValueError(f"base_model={self.base_model!r} with a grid: a grid scenario's models are its grid; leave base_model out")
+        if self.data is not None:  # the file checks (categoricals, weights) are per model, not per grid yet
+            raise ValueError("data with a grid: a grid scenario runs on synthetic data; leave data out")
+        given = [name for name in _MODEL_FIELDS if getattr(self, name) is not None]
+        if given:
+            raise ValueError(f"{given[0]} with a grid: a grid scenario's models and params are its grid's")
+        check_grid(self.grid, self.learner, self.outcome == "binary", self.seed)
+
+    @property
+    def grid_size(self) -> int | None:
+        """Grid points of a grid scenario (None without a grid)."""
+        return None if self.grid is None else grid_size(self.grid, self.learner, self.outcome == "binary", self.seed)
 
     @functools.cached_property  # a frozen value: hashed once, not per planned trial
     def id(self) -> str:
@@ -267,7 +292,8 @@ class Scenario:
         The readable part is lossless for the current fields; the hex suffix is a
         SHA-256 digest of all fields, identical in every process and Python run. A
         scenario on a data file is named after it: ``DR-events-8k-f12-v3-k5-lightgbm-cont-s0-<6 hex>``
-        (``...-cont-weighted-s0-...`` with sample weights).
+        (``...-cont-weighted-s0-...`` with sample weights). A grid scenario says its
+        grid points instead of a model: ``DR-16k-f20-v2-k5-grid8-cont-lin-rand-s0-<6 hex>``.
         """
         if self.data is not None:
             return (
@@ -277,7 +303,7 @@ class Scenario:
             )
         return (
             f"{self.learner}-{_short_count(self.n_rows)}-f{self.n_features}"
-            f"-v{self.n_variants}-k{self.n_folds}-{self.base_model}"
+            f"-v{self.n_variants}-k{self.n_folds}-{self.model_label if self.grid is not None else self.base_model}"
             f"-{_ABBREV[self.outcome]}-{_ABBREV[self.effect]}-{_ABBREV[self.propensity]}"
             f"-s{self.seed}-{_digest(self.to_dict())}"
         )
@@ -285,6 +311,8 @@ class Scenario:
     @property
     def model_label(self) -> str:
         """``base_model``, or its class name for an import path."""
+        if self.grid is not None:
+            return f"grid{self.grid_size}"
         return self.base_model.rpartition(":")[2] if ":" in self.base_model else self.base_model
 
     @property

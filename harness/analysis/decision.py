@@ -34,9 +34,12 @@ def simplicity_key(config: ParallelConfig, cores: int) -> tuple[int, int, int, i
     """Sort key: smaller is simpler (see the module docstring, step 4)."""
     pool = config.pool_workers
     model = config.model_threads(cores)
-    levels_used = sum(v > 1 for v in (model, config.n_jobs_cross_fitting or 1, config.n_jobs_base_learners or 1))
+    # the grid level (a grid search's n_jobs; None on a plain fit) counts like the others
+    levels_used = sum(v > 1 for v in (model, config.n_jobs_cross_fitting or 1, config.n_jobs_base_learners or 1,
+                                      config.n_jobs_grid or 1))
     threading = int(pool > 1 and config.backend == "threading")
-    settings = sum(v is not None for v in (config.model_n_jobs, config.n_jobs_cross_fitting, config.n_jobs_base_learners))
+    settings = sum(v is not None for v in (config.model_n_jobs, config.n_jobs_cross_fitting, config.n_jobs_base_learners,
+                                           config.n_jobs_grid))
     return (config.total_threads(cores), levels_used, pool, threading, settings, config.id)
 
 

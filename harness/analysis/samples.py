@@ -43,7 +43,8 @@ def config_from_row(row: Any) -> ParallelConfig:
     backend = row["backend"]
     if not isinstance(backend, str):
         backend = "loky"
-    return ParallelConfig(*(level(row[name]) for name in LEVELS), backend=backend)
+    grid = level(row["n_jobs_grid"]) if "n_jobs_grid" in row else None  # a grid search's level (schema 4)
+    return ParallelConfig(*(level(row[name]) for name in LEVELS), backend=backend, n_jobs_grid=grid)
 
 
 def cores_of(fits: pd.DataFrame) -> int:

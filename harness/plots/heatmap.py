@@ -3,7 +3,8 @@
 Fold workers across, stage workers down, one panel per model-level thread count;
 each cell holds the better backend of its split, coloured by log2 speed-up (or by the
 wall without a serial config), the fastest outlined; the d/d/d cell is the library
-default, ``auto`` a panel of its own. Fed by a
+default, ``auto`` a panel of its own. A grid search's configs get a panel per (grid level,
+model level). Fed by a
 :class:`~harness.analysis.summary.ScenarioAnalysis`.
 """
 
@@ -71,11 +72,17 @@ def heatmap_figure(a: ScenarioAnalysis) -> Figure:
     table = a.ranked.copy()
     for name in LEVELS:
         table[name + "_label"] = table[name].map(_level_label)
+    grid_levels = table["config_id"].map(lambda c: ParallelConfig.from_id(c).n_jobs_grid)
+    searched = grid_levels.notna().any()  # a grid search: a panel per grid level and model level
+    table["panel"] = [  # "grid|model" ("|model" for a plain fit)
+        f"{_level_label(g) if searched else ''}|{m}" for g, m in zip(grid_levels, table["model_n_jobs_label"])
+    ]
     is_auto = table["config_id"].map(lambda c: ParallelConfig.from_id(c).is_auto).astype(bool)
     grid, auto = table[~is_auto], table[is_auto]
     if grid.empty and auto.empty:
         return _no_data(_figure(figsize=(6, 3)), "no measured grid configs")
-    models = sorted(grid["model_n_jobs_label"].unique(), key=_level_key)
+    models = [tuple(p.split("|")) for p in grid["panel"].unique()]
+    models.sort(key=lambda p: (_level_key(p[0]) if p[0] else (0, 0), _level_key(p[1])))
     folds = sorted(grid["n_jobs_cross_fitting_label"].unique(), key=_level_key)
     stages = sorted(grid["n_jobs_base_learners_label"].unique(), key=_level_key) or ["auto"]
     has_speedup = table["speedup"].notna().any()
@@ -93,13 +100,13 @@ def heatmap_figure(a: ScenarioAnalysis) -> Figure:
     ratios = [len(folds)] * len(models) + [1.3] * (not auto.empty)
     fig = _figure(figsize=(max(6.5, 1.6 + 1.05 * sum(ratios)), 2.2 + 0.75 * len(stages)))
     axes = fig.subplots(1, len(ratios), squeeze=False, sharey=True, gridspec_kw={"width_ratios": ratios})[0]
-    for ax, model in zip(axes, models):
-        panel = grid[grid["model_n_jobs_label"] == model]
+    for ax, (grid_level, model) in zip(axes, models):
+        panel = grid[grid["panel"] == f"{grid_level}|{model}"]
         for i, stage in enumerate(stages):
             for j, fold in enumerate(folds):
                 cell = panel[(panel["n_jobs_base_learners_label"] == stage) & (panel["n_jobs_cross_fitting_label"] == fold)]
                 if cell.empty:
-                    asked = math.prod(int(v) if v != "d" else 1 for v in (model, fold, stage))
+                    asked = math.prod(int(v) if v not in ("d", "") else 1 for v in (grid_level, model, fold, stage))
                     ax.text(j, i, f"> {a.cores} cores" if asked > a.cores else "not run", ha="center", va="center",
                             fontsize=7, color="#a0a0a0")
                     continue
@@ -107,7 +114,8 @@ def heatmap_figure(a: ScenarioAnalysis) -> Figure:
                 _draw_cell(ax, j, i, 1, best, "default" if best["config_id"] == "default" else None, style)
         _style_panel(ax, folds, stages)
         ax.set_xlabel("fold workers (n_jobs_cross_fitting)", fontsize=9)
-        ax.set_title(f"model threads: n_jobs = {model}", fontsize=10)
+        grid_title = f"grid n_jobs = {grid_level}, " if grid_level else ""
+        ax.set_title(f"{grid_title}model threads: n_jobs = {model}", fontsize=10)
     if not auto.empty:  # one tall cell: auto is no stage level, no fold level
         ax = axes[-1]
         _draw_cell(ax, 0, (len(stages) - 1) / 2, len(stages), auto.iloc[0], "auto", {**style, "edge": AUTO_COLOR})

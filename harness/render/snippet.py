@@ -4,6 +4,8 @@ The constructor is filled in from :func:`scenarios.learner_kwargs` (factories, t
 params with the explicit thread count, ``n_variants``, ``is_classification``, folds,
 seed), so the snippet runs as printed once ``X, y, w`` exist (and ``sample_weight``, the
 weights column, for a scenario with sample weights: passed as the fit's ``fit_params``).
+A grid scenario's snippet is its ``MetaLearnerGridSearch(..., n_jobs=...)`` with the grid
+written out (``X_test, y_test, w_test`` too).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from harness.config import ParallelConfig
 if TYPE_CHECKING:  # pragma: no cover
     from scenarios import Scenario
 
-__all__ = ["snippet"]
+__all__ = ["grid_snippet", "snippet"]
 
 _FIT_LEVELS = ("n_jobs_cross_fitting", "n_jobs_base_learners")
 
@@ -79,10 +81,13 @@ def _weights_lines(s: Scenario) -> list[str]:
 
 
 def snippet(config: ParallelConfig, scenario: dict[str, Any] | Scenario, engine: str = "core") -> str:
-    """Code to paste for ``config`` on ``scenario`` with ``engine``'s learner class."""
+    """Code to paste for ``config`` on ``scenario`` with ``engine``'s learner class (a grid
+    scenario: its ``MetaLearnerGridSearch``, :func:`grid_snippet`)."""
     from scenarios import Scenario, learner_kwargs
 
     s = scenario if isinstance(scenario, Scenario) else Scenario.from_dict(scenario)
+    if s.grid is not None:
+        return grid_snippet(config, s, engine)
     learner = f"{s.learner}Learner"
     module = "metalearners_core" if engine == "core" else "metalearners"
     kwargs, limited = _unwrap_thread_limits(learner_kwargs(s, config.model_n_jobs))
@@ -108,6 +113,49 @@ def snippet(config: ParallelConfig, scenario: dict[str, Any] | Scenario, engine:
     if omitted:
         fit += f"  # {', '.join(omitted)}: library default (None)"
     if pool:
+        lines += [f'with joblib.parallel_config(backend="{config.backend}"):', f"    {fit}"]
+    else:
+        lines.append(fit)
+    return "\n".join(lines)
+
+
+def grid_snippet(config: ParallelConfig, s: Scenario, engine: str = "core") -> str:
+    """``MetaLearnerGridSearch(..., n_jobs=...).fit(...)`` for ``config`` on a grid scenario."""
+    from scenarios.grid import resolve_grid
+
+    module = "metalearners_core" if engine == "core" else "metalearners"
+    search_module = module if engine == "core" else "metalearners.grid_search"
+    base_learner_grid, param_grid = resolve_grid(s.grid, s.learner, s.is_classification, s.seed, config.model_n_jobs)
+    imports: dict[str, set[str]] = {}
+    for classes in base_learner_grid.values():
+        for cls in classes:
+            imports.setdefault(_public_module(cls), set()).add(cls.__name__)
+    lines = [*(["import joblib"] if not config.is_auto and config.pool_workers > 1 else [])]
+    lines += [f"from {m} import {', '.join(sorted(names))}" for m, names in sorted(imports.items())]
+    utils = "metalearners_core" if engine == "core" else "metalearners.utils"
+    lines += [f"from {search_module} import MetaLearnerGridSearch", f"from {utils} import metalearner_factory", ""]
+    grid_text = "{" + ", ".join(f"{k!r}: [{', '.join(c.__name__ for c in v)}]" for k, v in base_learner_grid.items()) + "}"
+    n_jobs = '"auto"' if config.is_auto else repr(config.n_jobs_grid)
+    params = {"is_classification": s.is_classification, "n_variants": s.n_variants, "n_folds": s.n_folds}
+    lines += [
+        "search = MetaLearnerGridSearch(",
+        f"    metalearner_factory({s.learner!r}),",
+        f"    {params!r},",
+        f"    base_learner_grid={grid_text},",
+        f"    param_grid={param_grid!r},",
+        f"    n_jobs={n_jobs},{'  # the grid level: library default (None)' if config.n_jobs_grid is None and not config.is_auto else ''}",
+        f"    random_state={s.seed},",
+        ")",
+    ]
+    if config.is_auto:
+        lines.append('search.fit(X, y, w, X_test, y_test, w_test, n_jobs_cross_fitting="auto", n_jobs_base_learners="auto")'
+                     "  # the scheduler splits the cores")
+        return "\n".join(lines)
+    if config.model_n_jobs is None:
+        lines.insert(lines.index("search = MetaLearnerGridSearch("), "# model level: library default (no thread keyword set)")
+    fit_args = [f"{name}={getattr(config, name)}" for name in _FIT_LEVELS if getattr(config, name) is not None]
+    fit = f"search.fit(X, y, w, X_test, y_test, w_test{''.join(', ' + a for a in fit_args)})"
+    if config.pool_workers > 1:
         lines += [f'with joblib.parallel_config(backend="{config.backend}"):', f"    {fit}"]
     else:
         lines.append(fit)

@@ -50,7 +50,7 @@ SELECT t.run_id, t.trial_id, t.engine, t.scenario_id,
        COALESCE(f.mem_measure, t.mem_measure) AS mem_measure, f.mem_samples,
        f.cate_rmse, json_extract(f.extras, '$.evaluate') AS evaluate, f.n_tasks, t.n_cores,
        t.trial_wall_s, t.trial_cpu_s, t.prepare_s, t.exit_code, t.hostname, t.started_at,
-       {oversubscription}, b.bins_built, b.bins_copied
+       {oversubscription}, {n_jobs_grid}, b.bins_built, b.bins_copied
 FROM harness_trials AS t
 LEFT JOIN harness_fits AS f ON f.trial_id = t.trial_id
 LEFT JOIN ({bins}) AS b ON b.trial_id = f.trial_id AND b.fit_index = f.fit_index
@@ -72,20 +72,23 @@ def load_fits(path: str | Path) -> pd.DataFrame:
     failed trial did complete keep ``status`` "failed" too. ``cold`` marks fit 0 of
     a trial, the warm-up: leave it out of rankings. The three levels are float with
     NaN for the library default (``config_id`` says "d"/"default"). ``oversubscription``
-    is the library's warning in the trial (None where it gave none, and before schema 3).
+    is the library's warning in the trial (None where it gave none, and before schema 3);
+    ``n_jobs_grid`` a grid search's fourth level (NaN for a plain fit, and before schema 4).
     """
     import pandas as pd
 
     with _reader(path) as conn:
         has_bins = "bins" in table_columns(conn, "harness_tasks")
-        has_flag = "oversubscription" in table_columns(conn, "harness_trials")
+        trial_columns = table_columns(conn, "harness_trials")
+        has_flag = "oversubscription" in trial_columns
         sql = _FITS_SQL.format(
             bins=_BINS_SQL if has_bins else _NO_BINS_SQL,
             oversubscription="t.oversubscription" if has_flag else "NULL AS oversubscription",
+            n_jobs_grid="t.n_jobs_grid" if "n_jobs_grid" in trial_columns else "NULL AS n_jobs_grid",
         )
         df = pd.read_sql_query(sql, conn)
     df["cold"] = df["cold"].fillna(0).astype(bool)
-    for name in (*LEVELS, "fit_index", "wall_s", "cpu_s", "cpu_util", "peak_mem_mb",
+    for name in (*LEVELS, "n_jobs_grid", "fit_index", "wall_s", "cpu_s", "cpu_util", "peak_mem_mb",
                  "base_mem_mb", "mem_samples", "cate_rmse", "n_tasks", "n_cores",
                  "trial_wall_s", "trial_cpu_s", "prepare_s", "exit_code", "bins_built", "bins_copied"):
         df[name] = pd.to_numeric(df[name], errors="coerce").astype("float64")

@@ -22,9 +22,10 @@ from harness.errors import UsageError
 from harness.config import LEVELS
 
 #: ``PRAGMA user_version`` of the schema this module writes. 2: the task trace's
-#: ``bins``; 3: the trials' ``oversubscription`` (older files are migrated by
-#: :func:`create_or_migrate`).
-SCHEMA_VERSION = 3
+#: ``bins``; 3: the trials' ``oversubscription``; 4: the trials' ``n_jobs_grid`` (a grid
+#: search's level; NULL: a plain fit, or the search's default) (older files are migrated
+#: by :func:`create_or_migrate`).
+SCHEMA_VERSION = 4
 #: How long a writer waits for another process's transaction (milliseconds).
 BUSY_TIMEOUT_MS = 120_000
 _SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -209,7 +210,7 @@ def missing_task_columns(conn: sqlite3.Connection) -> list[TaskColumn]:
 
 
 #: Trial columns added since schema 1, with their types: an older file gains them.
-ADDED_TRIAL_COLUMNS = {"oversubscription": "TEXT"}
+ADDED_TRIAL_COLUMNS = {"oversubscription": "TEXT", "n_jobs_grid": "INTEGER"}
 
 
 def create_or_migrate(conn: sqlite3.Connection) -> None:

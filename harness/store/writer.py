@@ -194,6 +194,7 @@ class Store:
             "mem_measure": result.mem_measure,
             "leftovers": to_json(result.leftovers) if result.leftovers else None,
             "oversubscription": result.oversubscription,
+            "n_jobs_grid": config.n_jobs_grid,  # a grid search's level (NULL: a plain fit)
             "started_at": started.isoformat(timespec="milliseconds"),
             "finished_at": finished.isoformat(timespec="milliseconds"),
         }

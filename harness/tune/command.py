@@ -12,7 +12,15 @@ from harness.errors import UsageError
 from harness.render.hints import follow_up
 from harness.locks import HostTrialLock, store_lock
 from harness.runner import TrialRunner
-from harness.tune.space import baseline_configs, default_study_name, parse_objectives, search_space, sqlite_url
+from harness.tune.space import (
+    baseline_configs,
+    default_study_name,
+    grid_baseline_configs,
+    grid_search_space,
+    parse_objectives,
+    search_space,
+    sqlite_url,
+)
 from harness.tune.study import DEFAULT_PRUNE_RATIO, format_outcome, tune
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -76,17 +84,22 @@ def run_tune(
                 name = study or default_study_name(engine, scenario.id, objectives)
                 measure = TrialRunner(engine, scenario, store, run_id, timeout_s=timeout_s, lock=lock, values=values,
                                       cores=limit)
+                if scenario.grid is not None:  # a grid search: the grid level is searched too
+                    space_here = grid_search_space(cores, levels, backends, oversubscribe, engine)
+                    baselines_here = grid_baseline_configs(cores, backends, engine)
+                else:
+                    space_here, baselines_here = space, baselines
                 log(f"{engine} | {scenario.id} | {cores} cores")
                 seeds = _whatif_seeds(Path(db), scenario.id, cores, engine, space, seed_from_whatif, log)
                 outcome = tune(
                     measure,
-                    space,
+                    space_here,
                     study_name=name,
                     storage=url,
                     n_trials=n_trials,
                     repeats=repeats,
                     objectives=objectives,
-                    baselines=baselines,
+                    baselines=baselines_here,
                     prune_ratio=prune_ratio,
                     seed=seed,
                     time_budget_s=time_budget_s,

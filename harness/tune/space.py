@@ -3,7 +3,8 @@
 Only feasible configs are listed (:func:`search_space`, from
 :func:`harness.config.config_grid` plus the baselines), and each trial suggests one
 categorical parameter ``config`` over their ids, so an infeasible combination of the
-levels can never be sampled. Also the study's name and storage URL conventions.
+levels can never be sampled. A grid-search scenario's space has the grid level too
+(:func:`grid_search_space`). Also the study's name and storage URL conventions.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ __all__ = [
     "PARAM",
     "baseline_configs",
     "default_study_name",
+    "grid_baseline_configs",
+    "grid_search_space",
     "is_feasible",
     "parse_objectives",
     "search_space",
@@ -72,6 +75,35 @@ def search_space(
     if bad:  # pragma: no cover - config_grid already filters; a guard against drift
         raise ValueError(f"infeasible configs in the search space: {bad}")
     return space
+
+
+def grid_baseline_configs(cores: int, backends: Sequence[str] = BACKENDS, engine: str = "core") -> list[ParallelConfig]:
+    """A grid scenario's baselines (those of :func:`baseline_configs` with the grid level):
+    ``auto`` where the engine has it, serial ``g1-m1-f1-s1``, the search's ``n_jobs`` at all
+    cores with every fit at its default (the package's own knob), and the library default."""
+    from harness.grid_configs import grid_serial_config, supports_grid
+
+    backend = backends[0] if backends else "loky"
+    configs = [ParallelConfig.auto(), grid_serial_config(backends)]
+    configs += [ParallelConfig(n_jobs_grid=cores, backend=backend)] if cores > 1 else []
+    configs.append(ParallelConfig())
+    return [c for c in dict.fromkeys(configs) if supports_grid(engine, c)]
+
+
+def grid_search_space(
+    cores: int,
+    levels: list[int] | None = None,
+    backends: Sequence[str] = BACKENDS,
+    max_oversubscription: float = 1.0,
+    engine: str = "core",
+) -> list[ParallelConfig]:
+    """A grid scenario's feasible configs: the four levels (:func:`harness.grid_configs.grid_config_grid`)
+    plus the baselines, those the engine's grid search can run."""
+    from harness.grid_configs import grid_config_grid, supports_grid
+
+    grid = grid_config_grid(cores, levels, tuple(backends), max_oversubscription)
+    space = list(dict.fromkeys([*grid, *grid_baseline_configs(cores, backends, engine)]))
+    return [c for c in space if supports_grid(engine, c) and is_feasible(c, cores, max(max_oversubscription, 1.0))]
 
 
 def parse_objectives(text: str | Sequence[str]) -> tuple[str, ...]:

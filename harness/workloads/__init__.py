@@ -32,6 +32,8 @@ class Workload(Protocol):
 WORKLOADS: dict[str, str] = {
     # The real thing: fit a meta-learner (core or metalearners engine) on a scenario.
     "scenario": "harness.workloads.scenario:FitScenario",
+    # A grid-search scenario: MetaLearnerGridSearch of either engine over the scenario's grid.
+    "grid_search": "harness.workloads.grid_search:FitGridSearch",
     # Calibration workloads with independently known CPU / wall / memory figures.
     "burn_threads": "harness.workloads.calibration:BurnThreads",
     "burn_processes": "harness.workloads.calibration:BurnProcesses",

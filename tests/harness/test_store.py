@@ -29,7 +29,7 @@ EXPORT_COLUMNS = [
     "run_id", "engine", "scenario_id", "learner", "n_rows", "n_features", "n_variants",
     "n_folds", "base_model", "model_n_jobs", "n_jobs_cross_fitting", "n_jobs_base_learners",
     "backend", "repeat", "cold", "status", "wall_s", "cpu_s", "peak_mem_mb", "cate_rmse",
-    "bins_built", "bins_copied",
+    "bins_built", "bins_copied", "n_jobs_grid",
 ]
 FITS_COLUMNS = EXPORT_COLUMNS + [
     "trial_id", "outcome", "effect", "propensity", "seed", "config_id", "fit_index",
@@ -275,8 +275,8 @@ def test_a_schema_1_file_is_migrated_without_losing_rows(tmp_path: Path):
         assert store.done() == {("core", SCENARIO.id, "m1-f1-s1-loky", 0)}
         store.record_trial(store.start_run({}, "x", None), "core", SCENARIO, MIXED, 0, result([fit(0), fit(1)]))
     conn = sqlite3.connect(db)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
-    assert "oversubscription" in table_columns(conn, "harness_trials")
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    assert {"oversubscription", "n_jobs_grid"} <= set(table_columns(conn, "harness_trials"))
     assert set(task_column_names()) <= set(table_columns(conn, "harness_tasks"))
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     conn.close()

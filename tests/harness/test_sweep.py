@@ -317,7 +317,7 @@ def existing_db(tmp_path: Path) -> tuple[Path, bytes]:
 @pytest.mark.parametrize(
     "argv, expected",
     [
-        (["--preset", "nope"], "available presets: default, large, smoke"),
+        (["--preset", "nope"], "available presets: default, grid, large, smoke"),
         (["--repeats", "-1"], "-1 is not allowed"),
         (["--repeats", "0"], "0 is not allowed"),
         (["--values", "0"], "0 is not allowed"),

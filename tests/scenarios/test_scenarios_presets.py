@@ -28,7 +28,7 @@ base_model = "lightgbm"
 
 
 def test_list_presets():
-    assert list_presets() == ["default", "large", "smoke"]
+    assert list_presets() == ["default", "grid", "large", "smoke"]
     descriptions = preset_descriptions()
     assert list(descriptions) == list_presets()
     assert all(descriptions.values())
@@ -212,7 +212,7 @@ def test_unknown_preset_name_lists_available():
         load_preset("defualt")
     message = str(info.value)
     assert "\n" not in message
-    assert "defualt" in message and "default, large, smoke" in message
+    assert "defualt" in message and "default, grid, large, smoke" in message
 
 
 def test_missing_file(tmp_path):

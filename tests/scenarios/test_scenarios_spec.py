@@ -145,8 +145,9 @@ def test_every_field_changes_the_id():
         propensity_model={"model": "lightgbm_small"},
         treatment_model={"model": "lightgbm_small"},
     )
-    # data (a file instead of synthetic data) changes the id's form: tests/scenarios/test_scenarios_files.py
-    assert set(changes) | {"data"} == {f.name for f in dataclasses.fields(Scenario)}
+    # data (a file instead of synthetic data) changes the id's form: tests/scenarios/test_scenarios_files.py;
+    # grid (a grid search, base_model "grid"): tests/scenarios/test_scenarios_grid.py
+    assert set(changes) | {"data", "grid"} == {f.name for f in dataclasses.fields(Scenario)}
     ids = {base.replace(**{k: v}).id for k, v in changes.items()}
     assert len(ids) == len(changes) and base.id not in ids
 
