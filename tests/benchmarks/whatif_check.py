@@ -128,6 +128,7 @@ def main() -> None:
     parser.add_argument("--preset", default="default")
     parser.add_argument("--engine", default="core", choices=["core", "metalearners"])
     parser.add_argument("--min-effect", type=float, default=MIN_EFFECT)
+    parser.add_argument("--repeats", type=int, help="trials per config, profile and sweep (default: the preset's)")
     parser.add_argument("--workdir", help="where profile.db and measured.db go (default: a temporary folder)")
     parser.add_argument("--out", required=True, help="the Markdown file to write")
     args = parser.parse_args()
@@ -136,7 +137,9 @@ def main() -> None:
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="whatif_check_"))
     workdir.mkdir(parents=True, exist_ok=True)
     settings = sweep_settings(args.preset)
-    repeats, values = settings.get("repeats", DEFAULT_REPEATS), settings.get("values", DEFAULT_VALUES)
+    repeats, values = args.repeats or settings.get("repeats", DEFAULT_REPEATS), settings.get("values", DEFAULT_VALUES)
+    if repeats < 2:
+        parser.error(f"--repeats {repeats}: the verdict needs at least 2 trials a side")
     backends = tuple(settings.get("backends", BACKENDS))
     levels = settings.get("levels")
     scenarios = list(load_preset(args.preset))
