@@ -93,6 +93,7 @@ class SweepOptions:
     seed: int = 0
     mem_interval_s: float = DEFAULT_MEM_INTERVAL_S
     report: bool = True
+    cluster: str | None = None  # a Dask scheduler address or local:N (harness.cluster)
 
     def __post_init__(self) -> None:
         if not isinstance(self.repeats, int) or self.repeats < 1:
@@ -114,6 +115,10 @@ class SweepOptions:
         if self.levels is not None and (not self.levels or any(v < 1 for v in self.levels)):
             raise UsageError(f"--levels {list(self.levels)}: use integers >= 1")
         db_path(self.db, must_exist=False)  # one line for a directory, a file as parent
+        if self.cluster is not None:
+            from harness.cluster import parse_address
+
+            parse_address(self.cluster)
 
     @classmethod
     def from_args(cls, args: Any) -> SweepOptions:
@@ -143,6 +148,7 @@ class SweepOptions:
             seed=args.seed,
             mem_interval_s=pick("mem_interval", DEFAULT_MEM_INTERVAL_S),
             report=not getattr(args, "no_report", False),
+            cluster=getattr(args, "cluster", None),
         )
 
     @property
@@ -171,6 +177,8 @@ class SweepOptions:
         parts += ["--mem-interval", f"{self.mem_interval_s:g}"]
         if not self.report:
             parts.append("--no-report")
+        if self.cluster:
+            parts += ["--cluster", self.cluster]
         return shlex.join(parts)
 
 
@@ -228,11 +236,21 @@ def run_sweep(options: SweepOptions) -> int:
 
     Raises :class:`UsageError` with one line for bad options (unknown preset, engine,
     a db path that cannot be a results database) before anything is written.
+    With ``options.cluster`` the trials run on a Dask cluster (:mod:`harness.cluster_runs`).
     """
+    scenarios = options.load_scenarios()
+    with contextlib.ExitStack() as stack:
+        pool = None
+        if options.cluster:  # the grid must fit every host: their fewest cores
+            from harness.cluster import ClusterPool
+
+            pool = stack.enter_context(ClusterPool(options.cluster))
+        return _sweep(options, scenarios, pool, pool.cores() if pool else available_cores())
+
+
+def _sweep(options: SweepOptions, scenarios: list[Any], pool: Any, cores: int) -> int:
     from rich.console import Console
 
-    scenarios = options.load_scenarios()
-    cores = available_cores()
     levels = list(options.levels) if options.levels else None
     configs = sweep_configs(cores, levels, options.backends, options.oversubscribe)
     plan = plan_trials(scenarios, options.engines, configs, options.repeats, options.seed)
@@ -275,8 +293,15 @@ def run_sweep(options: SweepOptions) -> int:
                 "planned": len(plan),
                 "to_run": len(todo),
             }
+            if pool is not None:
+                manifest["sweep"]["cluster"] = {"address": options.cluster, "hosts": pool.n_hosts()}
             run_id = store.start_run(manifest, options.command, options.source)
-            _run_plan(store, run_id, manifest, todo, options, console)
+            if pool is not None:
+                from harness.cluster_runs import run_plan_on_cluster
+
+                run_plan_on_cluster(pool, store, run_id, manifest, todo, options, console)
+            else:
+                _run_plan(store, run_id, manifest, todo, options, console)
     if options.report:
         _print_report(db, console)
     return 0
