@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,6 +14,7 @@ from harness.render.hints import follow_up
 from harness.locks import HostTrialLock, store_lock
 from harness.runner import TrialRunner
 from harness.tune.space import baseline_configs, default_study_name, parse_objectives, search_space, sqlite_url
+from harness.tune.storage import is_shared, storage_url
 from harness.tune.study import DEFAULT_PRUNE_RATIO, format_outcome, tune
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -43,11 +45,16 @@ def run_tune(
     allow_concurrent: bool = False,
     preset: str | None = None,
     log: Callable[[str], None] = print,
+    cluster: str | None = None,
 ) -> int:
     """``python -m harness tune``: one study per scenario, measured for real, recorded in ``db``.
 
-    Returns 0, or 1 when a study ends without any completed trial.
+    Returns 0, or 1 when a study ends without any completed trial. With ``cluster`` (a
+    Dask scheduler address or local:N) the trials run on its hosts, one Optuna trial in
+    flight per host (:mod:`harness.tune.ask_tell`).
     """
+    import contextlib
+
     from harness.manifest import collect_manifest, finish_manifest
     from harness.measure import available_cores
     from harness.store import Store
@@ -55,23 +62,35 @@ def run_tune(
     objectives = parse_objectives(objectives)
     if study is not None and len(scenarios) != 1:
         raise UsageError("--study names one study: use it with --scenario, not with a preset of several scenarios")
-    cores = available_cores()
+    url = storage_url(storage) or sqlite_url(db)
+    stack = contextlib.ExitStack()
+    pool = None
+    if cluster:
+        from harness.cluster import ClusterPool
+
+        pool = stack.enter_context(ClusterPool(cluster))
+    cores = pool.cores() if pool is not None else available_cores()
     space = [c for c in search_space(cores, levels, backends, oversubscribe) if supports(engine, c)]
     baselines = baseline_configs(cores, backends, engine)
     if note := grid_note(cores, levels, tuple(backends), oversubscribe):
         log(f"tune: {note}")
-    url = storage or sqlite_url(db)
     status = 0
-    with store_lock(db, allow_concurrent, "tune") as held, Store(db) as store, HostTrialLock(not allow_concurrent) as lock:
+    with stack, store_lock(db, allow_concurrent, "tune") as held, Store(db) as store, \
+            HostTrialLock(not allow_concurrent and pool is None) as lock:
         manifest = collect_manifest()
         run_id = store.start_run(manifest, "tune", preset)
         try:
             for scenario in scenarios:
                 name = study or default_study_name(engine, scenario.id, objectives)
                 measure = TrialRunner(engine, scenario, store, run_id, timeout_s=timeout_s, lock=lock, values=values)
-                log(f"{engine} | {scenario.id} | {cores} cores")
-                outcome = tune(
-                    measure,
+                log(f"{engine} | {scenario.id} | {cores} cores" + (f" | cluster {cluster}" if cluster else ""))
+                if pool is not None:
+                    from harness.tune.ask_tell import tune_on_cluster
+
+                    search = functools.partial(tune_on_cluster, pool, measure)
+                else:
+                    search = functools.partial(tune, measure, fail_stale=held and not is_shared(url))
+                outcome = search(
                     space,
                     study_name=name,
                     storage=url,
@@ -89,7 +108,6 @@ def run_tune(
                         "cores": cores,
                         "created_by": "python -m harness tune",
                     },
-                    fail_stale=held,
                     log=log,
                     **({} if min_effect is None else {"min_effect": min_effect}),
                 )
