@@ -1,0 +1,89 @@
+"""tune on a cluster, two tune processes sharing one study on a real PostgreSQL server.
+
+Each process is what a second machine would run: its own results database, its own
+cluster (``local:1``), the same ``--storage postgresql://...`` and ``--study``. Together
+they finish with the trials asked, no config measured twice, and ``recommend`` reads
+the study. No timing is checked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("distributed", reason="the cluster extra (dask[distributed]) is not installed")
+pytest.importorskip("psycopg", reason="the cluster extra (psycopg) is not installed")
+
+import optuna  # noqa: E402
+from optuna.trial import TrialState  # noqa: E402
+
+from harness.store import load_fits  # noqa: E402
+from harness.tune.storage import is_shared, storage_url  # noqa: E402
+
+from .conftest import kill_marked, sweep_env  # noqa: E402
+from .postgres_server import postgres_url  # noqa: E402,F401 -- the fixture
+
+SCENARIO = "learner=T,n_rows=300,n_features=3,n_folds=2,base_model=lightgbm_small"
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_storage_urls():
+    assert storage_url("postgresql://u@h:5432/db") == "postgresql+psycopg://u@h:5432/db"
+    assert storage_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert storage_url("sqlite:///x.db") == "sqlite:///x.db" and storage_url(None) is None
+    assert is_shared("postgresql+psycopg://u@h/db") and not is_shared("sqlite:///x.db") and not is_shared(None)
+
+
+def _tune(tmp_path: Path, name: str, url: str, mark: str) -> subprocess.Popen:
+    env = {**sweep_env(tmp_path, mark), "HARNESS_LOCK_FILE": str(tmp_path / f"{name}.lock")}
+    return subprocess.Popen(
+        [sys.executable, "-m", "harness", "tune", "--scenario", SCENARIO, "--db", str(tmp_path / f"{name}.db"),
+         "--storage", url, "--study", "shared", "--trials", "2", "--repeats", "1", "--values", "1",
+         "--levels", "1,2", "--backends", "loky", "--cluster", "local:1"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO, start_new_session=True,
+    )
+
+
+def test_two_tune_processes_share_one_postgres_study(tmp_path: Path, postgres_url: str, capsys):  # noqa: F811
+    mark = "tune-" + os.urandom(6).hex()
+    procs = [_tune(tmp_path, name, postgres_url, mark) for name in ("a", "b")]
+    outs = []
+    try:
+        for p in procs:
+            outs.append(p.communicate(timeout=400)[0])
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                os.killpg(p.pid, 9)
+        kill_marked(mark)
+    assert all(p.returncode == 0 for p in procs), "\n".join(o[-3000:] for o in outs)
+
+    study = optuna.load_study(study_name="shared", storage=storage_url(postgres_url))
+    complete = study.get_trials(states=(TrialState.COMPLETE,))
+    configs = [t.params["config"] for t in complete]
+    assert len(complete) == 4, [(t.number, t.state, t.params, t.user_attrs.get("reason")) for t in study.trials]
+    assert len(set(configs)) == 4  # no config measured twice
+    others = [t for t in study.trials if t.state != TrialState.COMPLETE]
+    assert all(t.state == TrialState.FAIL and t.user_attrs["reason"].startswith("duplicate") for t in others)
+    measured = [load_fits(tmp_path / f"{n}.db") for n in ("a", "b")]
+    stored = sorted(c for f in measured for c in f.drop_duplicates("trial_id").config_id)
+    assert stored == sorted(configs)  # each process recorded what it measured, in its own store
+    assert all(f.hostname.nunique() == 1 and f.machine.notna().all() for f in measured)
+
+    from harness.cli import main
+
+    capsys.readouterr()
+    rc = main(["recommend", "--scenario", SCENARIO, "--db", str(tmp_path / "empty.db"), "--storage", postgres_url,
+               "--study", "shared", "--no-remeasure", "--json"])
+    out = capsys.readouterr()
+    assert rc == 0, out.err
+    rec = json.loads(out.out)
+    assert rec["recommended"]["config_id"] in configs
+    leaders = {c["config_id"] for c in rec["candidates"]}
+    assert len(leaders) == 3 and leaders <= set(configs)  # the top 3 of the study's configs
+    assert "from the study in" in out.err
