@@ -51,6 +51,9 @@ def _tune(tmp_path: Path, name: str, url: str, mark: str) -> subprocess.Popen:
 
 def test_two_tune_processes_share_one_postgres_study(tmp_path: Path, postgres_url: str, capsys):  # noqa: F811
     mark = "tune-" + os.urandom(6).hex()
+    # Optuna's tables made once first: two processes creating them at the same instant can
+    # collide in PostgreSQL's catalog (a first tune process makes them in real use).
+    optuna.storages.RDBStorage(storage_url(postgres_url)).engine.dispose()
     procs = [_tune(tmp_path, name, postgres_url, mark) for name in ("a", "b")]
     outs = []
     try:
