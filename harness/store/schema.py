@@ -80,8 +80,8 @@ CREATE TABLE IF NOT EXISTS harness_trials (
     mem_measure          TEXT,
     leftovers            TEXT,           -- JSON list of processes killed after the trial
     oversubscription     TEXT,           -- the library's OversubscriptionWarning in the trial, else NULL
-    machine              TEXT,           -- machine type (CPU model, cores, memory); NULL: the run's machine
-    host_manifest        TEXT,           -- JSON: the manifest of the host the trial ran on (cluster); NULL: the run's
+    machine              TEXT,           -- machine type (CPU model, cores, memory), NULL: the run's machine
+    host_manifest        TEXT,           -- JSON: the manifest of the host the trial ran on (cluster), NULL: the run's
     started_at           TEXT NOT NULL,
     finished_at          TEXT NOT NULL
 );

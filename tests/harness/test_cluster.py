@@ -155,7 +155,8 @@ def test_the_worker_command_joins_a_scheduler_ready_for_trials(tmp_path: Path):
 
     mark = "worker-" + os.urandom(6).hex()
     env = cluster_env(tmp_path, mark)
-    with LocalCluster(n_workers=0, dashboard_address=None, processes=False) as cluster, Client(cluster) as client:
+    with LocalCluster(n_workers=0, processes=False, protocol="tcp://", host="127.0.0.1",
+                      dashboard_address=None) as cluster, Client(cluster) as client:
         worker = subprocess.Popen(
             [sys.executable, "-m", "harness", "worker", "--scheduler", cluster.scheduler_address, "--name", "host-a"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True,
