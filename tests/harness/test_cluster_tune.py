@@ -90,3 +90,37 @@ def test_two_tune_processes_share_one_postgres_study(tmp_path: Path, postgres_ur
     leaders = {c["config_id"] for c in rec["candidates"]}
     assert len(leaders) == 3 and leaders <= set(configs)  # the top 3 of the study's configs
     assert "from the study in" in out.err
+
+
+def test_a_config_another_process_runs_is_never_measured_again(tmp_path: Path):
+    """The race two processes of one study can run into, set up by hand: ``auto`` RUNNING
+    (another process measures it) and queued once more. The cluster tune tells the queued
+    one FAIL as a duplicate, unmeasured, and measures the next config instead."""
+    from harness.engines import supports
+    from harness.measure import available_cores
+    from harness.tune.space import PARAM, search_space
+
+    ids = [c.id for c in search_space(available_cores(), [1, 2], ("loky",)) if supports("core", c)]
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    study = optuna.create_study(storage=url, study_name="dup")
+    study.enqueue_trial({PARAM: "auto"})
+    other = study.ask()  # another process's trial, in flight
+    assert other.suggest_categorical(PARAM, ids) == "auto"
+    study.enqueue_trial({PARAM: "auto"})  # ...queued again by a process that did not see it yet
+
+    mark = "dup-" + os.urandom(6).hex()
+    env = {**sweep_env(tmp_path, mark), "HARNESS_LOCK_FILE": str(tmp_path / "dup.lock")}
+    done = subprocess.run(
+        [sys.executable, "-m", "harness", "tune", "--scenario", SCENARIO, "--db", str(tmp_path / "dup.db"),
+         "--storage", url, "--study", "dup", "--trials", "1", "--repeats", "1", "--values", "1",
+         "--levels", "1,2", "--backends", "loky", "--cluster", "local:1"],
+        capture_output=True, text=True, env=env, cwd=REPO, timeout=300,
+    )
+    kill_marked(mark)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    trials = optuna.load_study(study_name="dup", storage=url).trials
+    duplicate = [t for t in trials if t.user_attrs.get("reason", "").startswith("duplicate")]
+    assert len(duplicate) == 1 and duplicate[0].params[PARAM] == "auto" and duplicate[0].state == TrialState.FAIL
+    complete = [t.params[PARAM] for t in trials if t.state == TrialState.COMPLETE]
+    assert complete == ["m1-f1-s1-loky"]  # the next baseline, measured instead
+    assert set(load_fits(tmp_path / "dup.db").config_id) == {"m1-f1-s1-loky"}  # auto was not measured here
