@@ -9,6 +9,7 @@ is checked (two workers on a 2-core box compete).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -54,9 +55,10 @@ def test_cluster_addresses_are_checked():
             parse_address(bad)
 
 
-def test_sweep_on_two_hosts_killed_and_resumed(tmp_path: Path, capsys):
+def test_sweep_on_two_hosts_killed_and_resumed(tmp_path: Path, capsys, monkeypatch):
     """The supervisor SIGKILLed mid-sweep, then the same command: every planned trial once,
-    one host's trials never overlapping, a manifest per host, report and compare --by host."""
+    one host's trials never overlapping, a manifest per host, report and compare --by host;
+    then recommend re-measures the leaders on the cluster."""
     toml = scenarios_file(tmp_path, "one", '[[scenario]]\nlearner = "T"\n')
     db = tmp_path / "c.db"
     args = ("--scenarios", str(toml), "--db", str(db), "--repeats", "2", *FAST, "--cluster", "local:2")
@@ -108,6 +110,16 @@ def test_sweep_on_two_hosts_killed_and_resumed(tmp_path: Path, capsys):
     out = capsys.readouterr().out
     assert all(host in out for host in hosts) and "Machine types side by side" in out
     assert listed.machine.iloc[0] in out and "fastest" in out
+
+    monkeypatch.setenv("HARNESS_LOCK_FILE", str(tmp_path / "recommend.lock"))
+    monkeypatch.setenv("HARNESS_DATA_DIR", str(tmp_path / "data"))
+    assert main(["recommend", "--scenario", after[0][1], "--db", str(db), "--cluster", "local:2", "--top", "2",
+                 "--repeats", "2", "--json"]) == 0
+    rec = json.loads(capsys.readouterr().out)
+    assert rec["recommended"]["config_id"] in CONFIG_IDS and rec["samples"].startswith("re-measured")
+    remeasured = [r for r in trial_rows(db)[len(rows):]]
+    assert len(remeasured) >= 2 * 2 and {r[6] for r in remeasured} <= set(hosts)  # on the posing hosts
+    assert all(r[4] == "ok" and r[10] for r in remeasured)
 
 
 def _trial_child_of_a_worker(mark: str) -> psutil.Process | None:
