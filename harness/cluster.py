@@ -6,7 +6,7 @@ with ``python -m harness worker --scheduler tcp://HOST:8786`` (one per host: one
 thread, the resource ``host=1``, no memory limit); ``local:N`` starts a
 ``distributed.LocalCluster`` of N single-thread worker processes on this machine, each
 posing as a host of its own (hostname ``<hostname>-<worker name>`` in the trial rows
-and manifests, its own trial lock file), to try the cluster path on one box.
+and manifests, its own trial lock file and data cache), to try the cluster path on one box.
 
 Every trial is a task asking for the resource ``host=1``, so a host never runs two at
 once. On the worker, :func:`run_on_host` takes the host's :class:`HostTrialLock`,
@@ -25,6 +25,7 @@ re-queue it once, preferring another host.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import time
@@ -75,23 +76,27 @@ def parse_address(text: str) -> tuple[str, int | None]:
 
 # ------------------------------------------------------------------ worker side
 
-_ORIGINAL_LOCK: list[str] = []  # the lock path before a posing worker suffixed it
+_ORIGINAL_LOCK: list[str] = []  # the lock path and data cache before a posing worker suffixed them
 _HOST_MANIFEST: dict[str, dict[str, Any]] = {}
 
 
 def _this_host(pose_as_host: bool) -> str:
-    """The host this worker stands for; a posing worker also gets its own trial lock."""
+    """The host this worker stands for; a posing worker also gets its own trial lock and
+    data cache (``<lock file>.<host>``, ``<data cache>.<host>``), as a real host has."""
     if not pose_as_host:
         return os.environ.get(HOSTNAME_ENV) or socket.gethostname()
     from distributed import get_worker
+
+    from scenarios.cache import CACHE_ENV_VAR, default_cache_dir
 
     host = f"{socket.gethostname()}-{get_worker().name}"
     if not _ORIGINAL_LOCK:
         from harness.locks import host_lock_path
 
-        _ORIGINAL_LOCK.append(str(host_lock_path()))
+        _ORIGINAL_LOCK.extend([str(host_lock_path()), str(default_cache_dir())])
     os.environ[HOSTNAME_ENV] = host  # the trial's child reports it (harness._worker)
     os.environ[HOST_LOCK_ENV] = f"{_ORIGINAL_LOCK[0]}.{host}"
+    os.environ[CACHE_ENV_VAR] = f"{_ORIGINAL_LOCK[1]}.{host}"  # the child loads its data from there
     return host
 
 
@@ -121,6 +126,8 @@ def _file_on_host(scenario: Any, file_bytes: bytes | None) -> None:
         return
     if file_bytes is None:
         raise ValueError(f"{data.path}: not on this host and not sent with the trial")
+    if hashlib.sha256(file_bytes).hexdigest() != data.content:  # checked before anything is kept
+        raise ValueError(f"{data.path}: the bytes received hash to another content than the scenario's")
     local = cache / "files" / str(data.content)[:16] / Path(data.path).name  # same name: same cache key
     if not local.is_file():
         local.parent.mkdir(parents=True, exist_ok=True)

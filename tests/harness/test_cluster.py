@@ -99,7 +99,8 @@ def test_sweep_on_two_hosts_killed_and_resumed(tmp_path: Path, capsys, monkeypat
         assert h.manifest["packages"]["lightgbm"] and h.manifest["memory_total_mb"] > 0
     fits = load_fits(db)
     assert fits.machine.notna().all() and fits.hostname.isin(hosts).all()
-    assert (tmp_path / "data").is_dir() and any((tmp_path / "data").glob("*.npz"))  # made on the hosts
+    for host in hosts:  # the data was generated on each host, into its own cache
+        assert any((tmp_path / f"data.{host}").glob("*.npz")), host
     finished = load_runs(db).dropna(subset=["finished_at"]).iloc[-1]["manifest"]["sweep"]
     assert finished["cluster"] == {"address": "local:2", "hosts": 2}
 
@@ -112,7 +113,7 @@ def test_sweep_on_two_hosts_killed_and_resumed(tmp_path: Path, capsys, monkeypat
     assert listed.machine.iloc[0] in out and "fastest" in out
 
     monkeypatch.setenv("HARNESS_LOCK_FILE", str(tmp_path / "recommend.lock"))
-    monkeypatch.setenv("HARNESS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("HARNESS_DATA_DIR", str(tmp_path / "data"))  # the posing hosts' caches: data.<host>
     assert main(["recommend", "--scenario", after[0][1], "--db", str(db), "--cluster", "local:2", "--top", "2",
                  "--repeats", "2", "--json"]) == 0
     rec = json.loads(capsys.readouterr().out)
@@ -190,3 +191,36 @@ def test_the_worker_command_joins_a_scheduler_ready_for_trials(tmp_path: Path):
             os.killpg(worker.pid, signal.SIGTERM)
             worker.wait(timeout=60)
             kill_marked(mark)
+
+
+def test_a_data_file_reaches_a_host_as_bytes_keyed_by_its_content(tmp_path: Path, monkeypatch):
+    """The worker side of a data file on a host that lacks it: the bytes sent once are kept
+    under their content hash and converted into that host's cache; other bytes are refused."""
+    import numpy as np
+    import pandas as pd
+
+    from harness.cluster import _file_on_host
+    from scenarios import load_data
+    from scenarios.files import file_scenario
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(300, 3)), columns=["a", "b", "c"]).assign(
+        w=rng.integers(0, 2, 300), y=rng.normal(size=300))
+    path = tmp_path / "events.csv"
+    frame.to_csv(path, index=False)
+    scenario = file_scenario({"learner": "T", "n_folds": 2, "base_model": "lightgbm_small",
+                              "data": {"path": str(path), "outcome": "y", "treatment": "w"}},
+                             cache_dir=tmp_path / "supervisor-cache")
+    sent = path.read_bytes()
+    path.rename(tmp_path / "gone.csv")  # the host does not have the file
+    monkeypatch.setenv("HARNESS_DATA_DIR", str(tmp_path / "host-cache"))
+    with pytest.raises(ValueError, match="not on this host"):
+        _file_on_host(scenario, None)
+    with pytest.raises(ValueError, match="another content"):
+        _file_on_host(scenario, sent.replace(b"\n", b"\n\n", 1) + b"0,0,0,0,0\n")
+    _file_on_host(scenario, sent)
+    stored = list((tmp_path / "host-cache" / "files").glob("*/events.csv"))
+    assert len(stored) == 1 and stored[0].read_bytes() == sent and stored[0].parent.name == scenario.data.content[:16]
+    on_host = load_data(scenario)  # from the host's cache, as the trial's child loads it
+    here = load_data(scenario, cache_dir=tmp_path / "supervisor-cache")
+    assert np.array_equal(np.asarray(on_host.y), np.asarray(here.y)) and len(on_host.y) > 0
