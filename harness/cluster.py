@@ -109,8 +109,9 @@ def _host_manifest(host: str) -> dict[str, Any]:
     return _HOST_MANIFEST[host]
 
 
-def _file_on_host(scenario: Any, file_bytes: bytes | None) -> None:
-    """A data-file scenario's converted data in this host's cache (from the bytes sent once)."""
+def _file_on_host(scenario: Any, file_bytes: bytes | None, shared_files: bool = True) -> None:
+    """A data-file scenario's converted data in this host's cache (from the bytes sent once;
+    from the file itself where the host sees it and ``shared_files``)."""
     from scenarios.cache import default_cache_dir
     from scenarios.filedata import FileData
     from scenarios.files import prepare_file
@@ -121,7 +122,7 @@ def _file_on_host(scenario: Any, file_bytes: bytes | None) -> None:
     cache = default_cache_dir()
     if (cache / data.key / "meta.json").is_file():
         return
-    if Path(data.path).is_file():  # a shared file system: the file itself
+    if shared_files and Path(data.path).is_file():  # a shared file system: the file itself
         prepare_file(data.replace(content=None), cache)
         return
     if file_bytes is None:
@@ -157,7 +158,7 @@ def run_on_host(spec: dict[str, Any], scenario: dict[str, Any], pose_as_host: bo
     slot = {"host": get_address_host(worker.address), "name": worker.name}
     workload = Scenario.from_dict(scenario)
     with HostTrialLock() as lock, lock.held():  # data generation is heavy CPU too
-        _file_on_host(workload, file_bytes)
+        _file_on_host(workload, file_bytes, shared_files=not pose_as_host)  # a posing host uses the bytes
         load_data(workload)  # cached on this host: no trial pays for it
         result = trial_module.run_trial(TrialSpec.from_dict(spec))
     return {"result": result.to_dict(), "manifest": _host_manifest(host), "host": host, "slot": slot}

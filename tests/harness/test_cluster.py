@@ -224,3 +224,29 @@ def test_a_data_file_reaches_a_host_as_bytes_keyed_by_its_content(tmp_path: Path
     on_host = load_data(scenario)  # from the host's cache, as the trial's child loads it
     here = load_data(scenario, cache_dir=tmp_path / "supervisor-cache")
     assert np.array_equal(np.asarray(on_host.y), np.asarray(here.y)) and len(on_host.y) > 0
+
+
+def test_a_sweep_on_a_data_file_sends_it_to_each_host(tmp_path: Path):
+    """``sweep --data FILE --cluster local:2``: each posing host gets the file as bytes (never
+    its path), keeps it under its content hash and converts it into its own cache."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame(rng.normal(size=(300, 3)), columns=["a", "b", "c"]).assign(
+        w=rng.integers(0, 2, 300), y=rng.normal(size=300))
+    path = tmp_path / "events.csv"
+    frame.to_csv(path, index=False)
+    mark = "file-" + os.urandom(6).hex()
+    db = tmp_path / "f.db"
+    rc, _, err = finish(start_sweep(
+        tmp_path, "--data", str(path), "--outcome", "y", "--treatment", "w", "--learner", "T", "--folds", "2",
+        "--model", "lightgbm_small", "--db", str(db), "--repeats", "1", *FAST, "--cluster", "local:2",
+        env=cluster_env(tmp_path, mark)), timeout=300)
+    kill_marked(mark)
+    assert rc == 0, err[-3000:]
+    rows = trial_rows(db)
+    assert len(rows) == N and all(r[4] == "ok" for r in rows), rows
+    for host in {r[6] for r in rows}:  # every host that ran a trial got the bytes once, by content
+        (kept,) = (tmp_path / f"data.{host}" / "files").glob("*/events.csv")
+        assert kept.read_bytes() == path.read_bytes()
