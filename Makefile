@@ -9,7 +9,7 @@ STAMP   = $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test,peers,onnx,explain,dask]"
+	$(PY) -m pip install --quiet -e ".[test,peers,onnx,explain,dask,cluster]"
 	touch $(STAMP)
 
 # The main job: the default sweep into the embedded SQLite store, then its report.

@@ -190,6 +190,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
             preset=args.preset,
             cores=args.cores,
             seed_from_whatif=args.seed_from_whatif,
+            **({"cluster": args.cluster} if getattr(args, "cluster", None) else {}),
         )
 
 
@@ -245,6 +246,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
             scenario_text=args.scenario,
             cores=args.cores,
             limit_cores=args.cores,
+            **{k: getattr(args, k) for k in ("cluster", "storage", "study") if getattr(args, k, None)},
         )
     print(render_json(rec) if args.json else render_text(rec))
     return 0
@@ -257,6 +259,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     db = _db_path(args.db, must_exist=True)
     out = out_file(args.out) if args.out else None
     plot = out_file(args.plot, "--plot") if args.plot else None
+    if getattr(args, "by", "engine") == "host":
+        from harness.render.hosts import render_hosts
+
+        render_compare = render_hosts  # noqa: F811 -- the machine types side by side
+        if plot is not None:
+            raise UserError("--plot draws the engines' ratios; it is not available with --by host")
     text = render_compare(db, fmt=args.format, alpha=args.alpha, min_effect=args.min_effect, rank=args.rank)
     if out is not None:
         print(_write_text(out, text + "\n"))
@@ -294,6 +302,10 @@ def cmd_whatif(args: argparse.Namespace) -> int:
     for path, was in existed.items():
         print(wrote(path, was))
     return 0
+def cmd_worker(args: argparse.Namespace) -> int:
+    from harness.cluster import serve_worker
+
+    return serve_worker(args.scheduler, args.name)
 
 
 def _write_text(path: Path, text: str) -> str:
@@ -305,7 +317,7 @@ def _write_text(path: Path, text: str) -> str:
 COMMANDS = {
     "list": cmd_list, "measure": cmd_measure, "sweep": cmd_sweep, "tune": cmd_tune,
     "recommend": cmd_recommend, "init-preset": cmd_init_preset, "export": cmd_export, "report": cmd_report,
-    "compare": cmd_compare, "plot": cmd_plot, "whatif": cmd_whatif,
+    "compare": cmd_compare, "plot": cmd_plot, "whatif": cmd_whatif, "worker": cmd_worker,
 }
 
 

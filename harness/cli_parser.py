@@ -79,6 +79,11 @@ RANK_HELP = (
     "cold (the first fit of each trial, one per process: what a batch job that fits once pays)"
 )
 VALUES_HELP = "warm fits per trial after its cold first fit; the trial (process) is the statistical unit"
+CLUSTER_HELP = (
+    "run the trials on a Dask cluster, one at a time per host: tcp://HOST:8786 (workers started with "
+    "python -m harness worker --scheduler tcp://HOST:8786), or local:N (N worker processes on this machine, "
+    "each posing as a host: to try it)"
+)
 
 
 def _engines(text: str) -> list[str]:
@@ -160,6 +165,7 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p.add_argument("--seed", type=int, default=0, help="seed of the random interleaving order")
     p.add_argument("--mem-interval", type=_positive_float, default=0.1, help="seconds between memory samples of a trial's process tree (default 0.1; shorter costs the supervisor more CPU)")
     p.add_argument("--no-report", action="store_true", help="do not print the report at the end")
+    p.add_argument("--cluster", help=CLUSTER_HELP)
     add_data_options(p)
     add_cores_option(p, many=True)
     p.set_defaults(func=commands["sweep"])
@@ -189,7 +195,9 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p.add_argument("--timeout", type=_positive_float, default=600.0, help="seconds per trial before it is killed and recorded as failed")
     p.add_argument("--time-budget", type=_positive_float, help="seconds per study after which no new config starts")
     p.add_argument("--db", default=str(DEFAULT_DB), help=f"SQLite results database; also the default study storage (default: {DEFAULT_DB})")
-    p.add_argument("--storage", help="an Optuna storage URL for the studies instead of the results database")
+    p.add_argument("--storage", help="an Optuna storage URL for the studies instead of the results database; "
+                   "postgresql://USER@HOST/DB lets tune processes on several machines share one study")
+    p.add_argument("--cluster", help=CLUSTER_HELP + "; one Optuna trial in flight per host")
     p.add_argument("--study", help="study name (default: tune:{engine}:{scenario_id})")
     p.add_argument("--engine", default="core", choices=list(ENGINES))
     p.add_argument("--objectives", default="wall", help="wall (default), wall,cpu or wall,memory (multi-objective: prints the Pareto front)")
@@ -223,6 +231,10 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     add_cores_option(p)
     p.add_argument("--predicted", action="store_true",
                    help="recommend for a --cores P machine from what-if PREDICTIONS of the store's traces (measures nothing)")
+    p.add_argument("--cluster", help=CLUSTER_HELP)
+    p.add_argument("--storage", help="also read the tune study in this Optuna storage (e.g. postgresql://...): "
+                   "its configs' walls count as stored measurements")
+    p.add_argument("--study", help="the study to read with --storage (default: tune:{engine}:{scenario_id})")
     p.set_defaults(func=commands["recommend"])
 
     p = sub.add_parser("export", help="export every measurement to CSV or Parquet")
@@ -249,7 +261,14 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p.add_argument("--rank", choices=list(RANKS), default="warm", help=RANK_HELP)
     p.add_argument("--alpha", type=_alpha, default=ALPHA, help=ALPHA_HELP)
     p.add_argument("--min-effect", type=_min_effect, default=MIN_EFFECT, help=MIN_EFFECT_HELP)
+    p.add_argument("--by", choices=["engine", "host"], default="engine",
+                   help="engine (default): the two engines side by side; host: the machine types side by side")
     p.set_defaults(func=commands["compare"])
+
+    p = sub.add_parser("worker", help="run this host's Dask worker for --cluster (one trial at a time, no memory limit)")
+    p.add_argument("--scheduler", required=True, help="the Dask scheduler's address, e.g. tcp://10.0.0.5:8786")
+    p.add_argument("--name", help="the worker's name (default: this host's name)")
+    p.set_defaults(func=commands["worker"])
 
     p = sub.add_parser("plot", help="write the comparison figures (PNG)")
     p.add_argument("--db", default=str(DEFAULT_DB), help=DB_HELP)

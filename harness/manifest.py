@@ -24,7 +24,7 @@ import psutil
 
 from harness.measure import MIB, available_cores
 
-__all__ = ["collect_manifest", "finish_manifest"]
+__all__ = ["collect_manifest", "finish_manifest", "machine_type"]
 
 _PACKAGES = (
     "numpy",
@@ -62,7 +62,7 @@ def collect_manifest(repo: str | Path | None = None) -> dict[str, Any]:
     except AttributeError:
         affinity = None
     return {
-        "hostname": socket.gethostname(),
+        "hostname": os.environ.get("HARNESS_HOSTNAME") or socket.gethostname(),  # a posing cluster worker
         "timestamp_start": _now(),
         "cpu_model": _cpu_model(),
         "cores_logical": psutil.cpu_count(logical=True),
@@ -80,6 +80,17 @@ def collect_manifest(repo: str | Path | None = None) -> dict[str, Any]:
         "thread_env": {k: os.environ[k] for k in _THREAD_ENV if k in os.environ},
         **_git(Path(repo) if repo else Path(__file__).resolve().parents[1]),
     }
+
+
+def machine_type(manifest: dict[str, Any] | None) -> str | None:
+    """What makes two hosts the same machine for a benchmark: CPU model, cores a trial may
+    use, memory (GiB, rounded); None without a manifest."""
+    if not manifest or not manifest.get("cpu_model"):
+        return None
+    cores = manifest.get("cores_available") or manifest.get("cores_logical")
+    memory = manifest.get("memory_total_mb")
+    gib = f", {round(memory / 1024)} GiB" if memory else ""
+    return f"{manifest['cpu_model']}, {cores} cores{gib}"
 
 
 def finish_manifest(manifest: dict[str, Any]) -> dict[str, Any]:

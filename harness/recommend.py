@@ -141,16 +141,31 @@ def stored_scenario(db: str | Path, text: str, engine: str | None = None) -> Sce
     return Scenario.from_dict(json.loads(text))
 
 
-def _fits_here(db: Path, engine: str, scenario: Scenario, cores: int | None) -> pd.DataFrame:
-    """The workload's ok fits (cold and warm) on ``cores`` (None: the most common count)."""
+def _fits_here(db: Path, engine: str, scenario: Scenario, cores: int | None,
+               study: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The workload's ok fits (cold and warm) on ``cores`` (None: the most common count), with a
+    tune study's samples (``study``) where given, of one machine type (:func:`_one_machine`)."""
     from harness.store import load_fits
 
-    fits = load_fits(db)
+    frames = [load_fits(db)] if db.is_file() or study is None else []
+    fits = pd.concat(frames + [study], ignore_index=True) if study is not None and not study.empty else frames[0]
+    fits = _one_machine(fits)
     fits = fits[(fits["engine"] == engine) & (fits["scenario_id"] == scenario.id) & (fits["status"] == "ok")]
     fits = fits[fits["wall_s"].notna()]
     if cores is None:
         cores = int(fits["n_cores"].dropna().mode().iloc[0]) if fits["n_cores"].notna().any() else 1
     return fits[fits["n_cores"].isna() | (fits["n_cores"] == cores)]
+
+
+def _one_machine(fits: pd.DataFrame) -> pd.DataFrame:
+    """The fits of the machine type with the most trials (several types: a cluster of
+    several machines; ``compare --by host`` sets them side by side). Rows without a
+    machine (a study's samples) count for every type."""
+    if "machine" not in fits or fits["machine"].dropna().nunique() < 2:
+        return fits
+    counts = fits.dropna(subset=["machine"]).groupby("machine")["trial_id"].nunique()
+    machine = counts.sort_values(ascending=False).index[0]
+    return fits[fits["machine"].isna() | (fits["machine"] == machine)]
 
 
 def _refuse_without_data(db: Path, engine: str, scenario: Scenario, cores: int | None, how: str) -> None:
@@ -229,6 +244,9 @@ def recommend(
     log: Callable[[str], None] | None = print,
     scenario_text: str | None = None,
     limit_cores: int | None = None,
+    cluster: str | None = None,
+    storage: str | None = None,
+    study: str | None = None,
 ) -> Recommendation:
     """Leaders from the store, re-measured interleaved (unless ``remeasure`` False), decided.
 
@@ -236,7 +254,21 @@ def recommend(
     :class:`harness.runner.TrialRunner` on ``Store(db)`` under a new run ``recommend``
     unless ``run_id`` is given; ``limit_cores``: its trials pinned to that many CPUs). Raises :class:`NoData` (with the command that
     measures the workload) when the store has no usable measurement.
+
+    ``cluster``: re-measure on a Dask cluster's hosts (:class:`harness.cluster_runs.ClusterMeasure`).
+    ``storage`` (``study``): also read the tune study there, e.g. one several machines
+    share on PostgreSQL (its walls count as stored measurements). Where the store holds
+    several machine types, the one with the most trials is decided on.
     """
+    if cluster and remeasure and measure is None:
+        from harness.cluster_runs import measuring_on_cluster
+
+        with measuring_on_cluster(db, engine, scenario, cluster, values, timeout_s, log) as (measure, run_id, cores):
+            return recommend(
+                db, scenario, engine=engine, top=top, repeats=repeats, values=values, remeasure=True, alpha=alpha,
+                min_effect=min_effect, rank=rank, seed=seed, timeout_s=timeout_s, cores=cores, measure=measure,
+                run_id=run_id, host_lock=host_lock, log=log, scenario_text=scenario_text, storage=storage, study=study,
+            )
     say = log or (lambda text: None)
     check_rank(rank)
     db = Path(db)
@@ -246,8 +278,15 @@ def recommend(
         from harness.measure import available_cores
 
         cores = available_cores()
-    _refuse_without_data(db, engine, scenario, cores, how)
-    here = _fits_here(db, engine, scenario, cores)
+    studied = None
+    if storage is not None:
+        from harness.tune.storage import study_fits
+
+        studied = study_fits(storage, study, engine, scenario.id)
+        say(f"read {studied['trial_id'].nunique()} measurement(s) of {engine} | {scenario.id} from the study in {storage}")
+    if studied is None or studied.empty:
+        _refuse_without_data(db, engine, scenario, cores, how)
+    here = _fits_here(db, engine, scenario, cores, studied)
     cores = cores if cores is not None else int(here["n_cores"].dropna().mode().iloc[0]) if here["n_cores"].notna().any() else 1
     lead = leaders(ranked_fits(here, rank), top)
     fallback_serial = ParallelConfig(1, 1, 1, "loky", n_jobs_grid=1 if scenario.grid is not None else None)
@@ -259,7 +298,7 @@ def recommend(
             configs.setdefault(extra.id, extra)
         run_id = _remeasure(db, engine, scenario, configs, measure, run_id, repeats, values, seed, timeout_s,
                             host_lock, say, limit_cores)
-        basis = _fits_here(db, engine, scenario, cores)
+        basis = _fits_here(db, engine, scenario, cores, studied)
         basis = basis[basis["run_id"] == run_id] if run_id is not None else basis
         if ranked_fits(basis[basis["config_id"].isin(lead)], rank).empty:
             raise NoData(f"every re-measurement of {engine} | {scenario.id} failed; see `python -m harness report`")

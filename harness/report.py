@@ -1,6 +1,7 @@
 """``python -m harness report``: a results store's analysis, rendered.
 
-Orchestration only: the store's readers (:func:`harness.store.load_all`), the
+Orchestration only (a store measured on several machine types gets one report per
+type, text and Markdown): the store's readers (:func:`harness.store.load_all`), the
 analysis (:func:`harness.analysis.analyse`) and the renderers
 (:func:`harness.render.report.render` for text and Markdown,
 :func:`harness.render.html.render_html` for the self-contained HTML page).
@@ -41,6 +42,17 @@ def render_report(
     fits, tasks, runs = load_all(db_path)
     if scenario_id is not None:
         fits, tasks = fits[fits["scenario_id"] == scenario_id], tasks[tasks["scenario_id"] == scenario_id]
+    machines = sorted(fits["machine"].dropna().unique()) if "machine" in fits else []
+    if fmt != "html" and len(machines) > 1:  # a cluster of several machine types: one report each
+        from harness.render.tables import heading
+
+        parts = []
+        for machine in machines:
+            mine = fits[fits["machine"] == machine]
+            theirs = tasks[tasks["trial_id"].isin(mine["trial_id"])]
+            analyses = analyse(mine, theirs, alpha=alpha, min_effect=min_effect, rank=rank)
+            parts.append("\n".join(heading(f"Machine type: {machine}", 1, fmt)) + render(analyses, fmt=fmt, runs=runs, fits=mine))
+        return "\n\n".join(parts)
     analyses = analyse(fits, tasks, alpha=alpha, min_effect=min_effect, rank=rank)
     if fmt == "html":
         from harness.analysis.compare import compare

@@ -138,11 +138,19 @@ class TrialRunner:
                 if self.store.has_trial(self.engine, self.scenario.id, config.id, repeat, self.cores):
                     return None
             result = trial_module.run_trial(self.spec(config))
+        self.record(config, result, repeat)
+        return result
+
+    def record(self, config: ParallelConfig, result: TrialResult, repeat: int | None = None,
+               host_manifest: dict[str, Any] | None = None) -> None:
+        """Keep a result measured for ``config`` and record it in the store as ``repeat``
+        (default: the next free one); ``host_manifest``: the host's, where the trial ran
+        on another machine (a cluster, :mod:`harness.cluster`)."""
         self.results.append(result)
         if self.store is not None and self.run_id is not None:
             repeat = self._take_repeat(config.id) if repeat is None else repeat
-            self.store.record_trial(self.run_id, self.engine, self.scenario, config, repeat, result)
-        return result
+            self.store.record_trial(self.run_id, self.engine, self.scenario, config, repeat, result,
+                                    **({"host_manifest": host_manifest} if host_manifest else {}))
 
     def measure(self, config: ParallelConfig) -> Measurement:
         """One trial of ``config`` (next free repeat) as a :class:`Measurement`."""

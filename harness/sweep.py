@@ -96,6 +96,7 @@ class SweepOptions:
     mem_interval_s: float = DEFAULT_MEM_INTERVAL_S
     report: bool = True
     cores: tuple[int, ...] | None = None  # --cores: one sweep per core count, trials pinned to it
+    cluster: str | None = None  # a Dask scheduler address or local:N (harness.cluster)
 
     def __post_init__(self) -> None:
         if not isinstance(self.repeats, int) or self.repeats < 1:
@@ -118,6 +119,12 @@ class SweepOptions:
             raise UsageError(f"--levels {list(self.levels)}: use integers >= 1")
         db_path(self.db, must_exist=False)  # one line for a directory, a file as parent
         check_cores(list(self.cores) if self.cores else None)
+        if self.cluster is not None:
+            from harness.cluster import parse_address
+
+            parse_address(self.cluster)
+            if self.cores:
+                raise UsageError("--cores with --cluster: not supported yet (a cluster's trials use their host's cores)")
 
     @classmethod
     def from_args(cls, args: Any) -> SweepOptions:
@@ -148,6 +155,7 @@ class SweepOptions:
             mem_interval_s=pick("mem_interval", DEFAULT_MEM_INTERVAL_S),
             report=not getattr(args, "no_report", False),
             cores=tuple(args.cores) if getattr(args, "cores", None) else None,
+            cluster=getattr(args, "cluster", None),
         )
 
     @property
@@ -178,6 +186,8 @@ class SweepOptions:
             parts += ["--cores", ",".join(map(str, self.cores))]
         if not self.report:
             parts.append("--no-report")
+        if self.cluster:
+            parts += ["--cluster", self.cluster]
         return shlex.join(parts)
 
 
@@ -235,21 +245,29 @@ def run_sweep(options: SweepOptions) -> int:
 
     Raises :class:`UsageError` with one line for bad options (unknown preset, engine,
     a db path that cannot be a results database) before anything is written.
+    With ``options.cluster`` the trials run on a Dask cluster (:mod:`harness.cluster_runs`).
     """
-    from rich.console import Console
-
     scenarios = options.load_scenarios()
-    console = Console(stderr=True, highlight=False, soft_wrap=True)
-    for limit in options.cores or (None,):  # --cores 1,2: the whole curve, one core count after the other
-        _sweep_on(options, scenarios, console, limit)
+    with contextlib.ExitStack() as stack:
+        pool = None
+        if options.cluster:  # the grid must fit every host: their fewest cores
+            from harness.cluster import ClusterPool
+
+            pool = stack.enter_context(ClusterPool(options.cluster))
+        from rich.console import Console
+
+        console = Console(stderr=True, highlight=False, soft_wrap=True)
+        for limit in options.cores or (None,):  # --cores 1,2: the whole curve, one core count after the other
+            _sweep_on(options, scenarios, console, pool, limit)
     if options.report:
         _print_report(options.db, console)
     return 0
 
 
-def _sweep_on(options: SweepOptions, scenarios: list[Any], console: Any, limit: int | None) -> None:
-    """The sweep on ``limit`` cores (trials pinned to them), or on every available core (None)."""
-    cores = limit if limit is not None else available_cores()
+def _sweep_on(options: SweepOptions, scenarios: list[Any], console: Any, pool: Any, limit: int | None) -> None:
+    """The sweep on ``limit`` cores (trials pinned to them), or on every available core (None;
+    on a cluster: the grid must fit every host, so their fewest cores)."""
+    cores = limit if limit is not None else pool.cores() if pool is not None else available_cores()
     levels = list(options.levels) if options.levels else None
     configs = sweep_configs(cores, levels, options.backends, options.oversubscribe)
     grid_configs = (  # a grid-search scenario's configs: the grid level too
@@ -297,8 +315,15 @@ def _sweep_on(options: SweepOptions, scenarios: list[Any], console: Any, limit: 
                 "planned": len(plan),
                 "to_run": len(todo),
             }
+            if pool is not None:
+                manifest["sweep"]["cluster"] = {"address": options.cluster, "hosts": pool.n_hosts()}
             run_id = store.start_run(manifest, options.command, options.source)
-            _run_plan(store, run_id, manifest, todo, options, console, limit)
+            if pool is not None:
+                from harness.cluster_runs import run_plan_on_cluster
+
+                run_plan_on_cluster(pool, store, run_id, manifest, todo, options, console)
+            else:
+                _run_plan(store, run_id, manifest, todo, options, console, limit)
 
 
 def _run_plan(

@@ -257,7 +257,7 @@ def _convert(data: FileData, out: Path) -> FileData:
     return data.replace(treatment_labels=tuple(labels))
 
 
-_PREPARED: dict[str, tuple[FileData, dict]] = {}
+_PREPARED: dict[tuple[str, str], tuple[FileData, dict]] = {}
 
 
 def prepare_file(data: FileData, cache_dir: Path) -> tuple[FileData, dict]:
@@ -267,8 +267,9 @@ def prepare_file(data: FileData, cache_dir: Path) -> tuple[FileData, dict]:
     if not path.is_file():
         raise ValueError(f"data.path {path}: no such file")
     data = data.replace(content=content_hash(path, cache_dir), treatment_labels=None)
-    if data.key in _PREPARED:
-        return _PREPARED[data.key]
+    memo = (str(cache_dir), data.key)  # per cache: a cluster worker converts into its host's own
+    if memo in _PREPARED:
+        return _PREPARED[memo]
     folder = cache_dir / data.key
     meta_file = folder / "meta.json"
     if not meta_file.is_file():
@@ -282,7 +283,7 @@ def prepare_file(data: FileData, cache_dir: Path) -> tuple[FileData, dict]:
             shutil.rmtree(tmp, ignore_errors=True)
     meta = json.loads(meta_file.read_text())
     result = (data.replace(treatment_labels=tuple(meta["labels"])), meta)
-    _PREPARED[data.key] = result
+    _PREPARED[memo] = result
     return result
 
 

@@ -30,7 +30,7 @@ its schema version), :mod:`~harness.store.writer` (:class:`Store`, the one write
 and :mod:`~harness.store.readers` (the DataFrames and the export).
 """
 
-from harness.store.readers import export, load_all, load_fits, load_runs, load_tasks
+from harness.store.readers import export, load_all, load_fits, load_hosts, load_runs, load_tasks
 from harness.store.schema import SCENARIO_FIELDS, SCHEMA_VERSION
 from harness.store.writer import Store
 
@@ -41,6 +41,7 @@ __all__ = [
     "export",
     "load_all",
     "load_fits",
+    "load_hosts",
     "load_runs",
     "load_tasks",
 ]

@@ -23,7 +23,7 @@ from harness.store.schema import check_db_file, connect, schema_version, table_c
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-__all__ = ["export", "load_all", "load_fits", "load_runs", "load_tasks"]
+__all__ = ["export", "load_all", "load_fits", "load_hosts", "load_runs", "load_tasks"]
 
 
 @contextmanager
@@ -50,7 +50,7 @@ SELECT t.run_id, t.trial_id, t.engine, t.scenario_id,
        COALESCE(f.mem_measure, t.mem_measure) AS mem_measure, f.mem_samples,
        f.cate_rmse, json_extract(f.extras, '$.evaluate') AS evaluate, f.n_tasks, t.n_cores,
        t.trial_wall_s, t.trial_cpu_s, t.prepare_s, t.exit_code, t.hostname, t.started_at,
-       {oversubscription}, {n_jobs_grid}, b.bins_built, b.bins_copied
+       {oversubscription}, {n_jobs_grid}, {machine}, b.bins_built, b.bins_copied
 FROM harness_trials AS t
 LEFT JOIN harness_fits AS f ON f.trial_id = t.trial_id
 LEFT JOIN ({bins}) AS b ON b.trial_id = f.trial_id AND b.fit_index = f.fit_index
@@ -74,6 +74,7 @@ def load_fits(path: str | Path) -> pd.DataFrame:
     NaN for the library default (``config_id`` says "d"/"default"). ``oversubscription``
     is the library's warning in the trial (None where it gave none, and before schema 3);
     ``n_jobs_grid`` a grid search's fourth level (NaN for a plain fit, and before schema 4).
+    ``machine`` is the machine type the trial ran on (its host's on a cluster, else its run's).
     """
     import pandas as pd
 
@@ -85,8 +86,10 @@ def load_fits(path: str | Path) -> pd.DataFrame:
             bins=_BINS_SQL if has_bins else _NO_BINS_SQL,
             oversubscription="t.oversubscription" if has_flag else "NULL AS oversubscription",
             n_jobs_grid="t.n_jobs_grid" if "n_jobs_grid" in trial_columns else "NULL AS n_jobs_grid",
+            machine="t.machine" if "machine" in trial_columns else "NULL AS machine",
         )
         df = pd.read_sql_query(sql, conn)
+        df["machine"] = _machines(conn, df)
     df["cold"] = df["cold"].fillna(0).astype(bool)
     for name in (*LEVELS, "n_jobs_grid", "fit_index", "wall_s", "cpu_s", "cpu_util", "peak_mem_mb",
                  "base_mem_mb", "mem_samples", "cate_rmse", "n_tasks", "n_cores",
@@ -95,6 +98,42 @@ def load_fits(path: str | Path) -> pd.DataFrame:
     for name in ("trial_id", "n_rows", "n_features", "n_variants", "n_folds", "seed", "repeat"):
         df[name] = df[name].astype("int64")
     return df
+
+
+def _machines(conn: sqlite3.Connection, df: pd.DataFrame) -> pd.Series:
+    """Each row's machine type; where the trial has none (before schema 4), its run's."""
+    from harness.manifest import machine_type
+
+    missing = df["machine"].isna()
+    if not missing.any():
+        return df["machine"]
+    runs = {run_id: machine_type(json.loads(text)) for run_id, text in
+            conn.execute("SELECT run_id, manifest FROM harness_runs")}
+    return df["machine"].where(~missing, df["run_id"].map(runs))
+
+
+def load_hosts(path: str | Path) -> pd.DataFrame:
+    """One row per host that ran trials: hostname, machine (type), manifest (a dict: the
+    host's own on a cluster, else its run's), n_trials, first and last trial start."""
+    import pandas as pd
+
+    with _reader(path) as conn:
+        columns = table_columns(conn, "harness_trials")
+        own = "t.host_manifest" if "host_manifest" in columns else "NULL"
+        rows = conn.execute(
+            f"SELECT t.hostname, COALESCE({own}, r.manifest), COUNT(*), MIN(t.started_at), MAX(t.started_at)"
+            " FROM harness_trials AS t JOIN harness_runs AS r ON r.run_id = t.run_id"
+            " GROUP BY t.hostname ORDER BY t.hostname"
+        ).fetchall()
+    from harness.manifest import machine_type
+
+    records = []
+    for hostname, manifest, n, first, last in rows:
+        manifest = json.loads(manifest) if manifest else {}
+        records.append({"hostname": hostname, "machine": machine_type(manifest), "manifest": manifest,
+                        "n_trials": int(n), "first_started_at": first, "last_started_at": last})
+    return pd.DataFrame(records, columns=["hostname", "machine", "manifest", "n_trials", "first_started_at",
+                                          "last_started_at"])
 
 
 def _tasks_sql(conn: sqlite3.Connection) -> str:

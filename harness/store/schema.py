@@ -23,8 +23,8 @@ from harness.config import LEVELS
 
 #: ``PRAGMA user_version`` of the schema this module writes. 2: the task trace's
 #: ``bins``; 3: the trials' ``oversubscription``; 4: the trials' ``n_jobs_grid`` (a grid
-#: search's level; NULL: a plain fit, or the search's default) (older files are migrated
-#: by :func:`create_or_migrate`).
+#: search's level; NULL: a plain fit, or the search's default), ``machine`` and
+#: ``host_manifest`` (older files are migrated by :func:`create_or_migrate`).
 SCHEMA_VERSION = 4
 #: How long a writer waits for another process's transaction (milliseconds).
 BUSY_TIMEOUT_MS = 120_000
@@ -81,6 +81,8 @@ CREATE TABLE IF NOT EXISTS harness_trials (
     mem_measure          TEXT,
     leftovers            TEXT,           -- JSON list of processes killed after the trial
     oversubscription     TEXT,           -- the library's OversubscriptionWarning in the trial, else NULL
+    machine              TEXT,           -- machine type (CPU model, cores, memory), NULL: the run's machine
+    host_manifest        TEXT,           -- JSON: the manifest of the host the trial ran on (cluster), NULL: the run's
     started_at           TEXT NOT NULL,
     finished_at          TEXT NOT NULL
 );
@@ -210,7 +212,7 @@ def missing_task_columns(conn: sqlite3.Connection) -> list[TaskColumn]:
 
 
 #: Trial columns added since schema 1, with their types: an older file gains them.
-ADDED_TRIAL_COLUMNS = {"oversubscription": "TEXT", "n_jobs_grid": "INTEGER"}
+ADDED_TRIAL_COLUMNS = {"oversubscription": "TEXT", "n_jobs_grid": "INTEGER", "machine": "TEXT", "host_manifest": "TEXT"}
 
 
 def create_or_migrate(conn: sqlite3.Connection) -> None:

@@ -66,6 +66,7 @@ class Store:
                 f"{self.path}: cannot create its folder {self.path.parent}: {e.strerror or e}"
             ) from None
         self._conn = connect(self.path)
+        self._run_machines: dict[str, str | None] = {}  # run id -> the machine type of its manifest
         try:
             self._init_schema()
         except BaseException:
@@ -111,7 +112,10 @@ class Store:
 
     def start_run(self, manifest: dict, command: str, preset: str | None) -> str:
         """Record the start of a run; returns its id (``<UTC time>-<random>``)."""
+        from harness.manifest import machine_type
+
         run_id = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+        self._run_machines[run_id] = machine_type(manifest)
         with self._transaction() as conn:
             conn.execute(
                 "INSERT INTO harness_runs (run_id, started_at, command, preset, hostname, manifest)"
@@ -154,8 +158,14 @@ class Store:
         config: ParallelConfig,
         repeat: int,
         result: TrialResult,
+        host_manifest: dict | None = None,
     ) -> int:
-        """Write one trial with all its fits and task traces in one transaction."""
+        """Write one trial with all its fits and task traces in one transaction.
+
+        ``host_manifest``: the manifest of the host the trial ran on, where that is not
+        the run's machine (a cluster); its machine type is the trial's ``machine``."""
+        from harness.manifest import machine_type
+
         wall = _dt.timedelta(seconds=result.wall_s or 0.0)
         if result.started_at is not None:  # the trial's own span, not the time of recording
             started = _dt.datetime.fromtimestamp(result.started_at, _dt.timezone.utc)
@@ -195,6 +205,8 @@ class Store:
             "leftovers": to_json(result.leftovers) if result.leftovers else None,
             "oversubscription": result.oversubscription,
             "n_jobs_grid": config.n_jobs_grid,  # a grid search's level (NULL: a plain fit)
+            "machine": machine_type(host_manifest) if host_manifest else self._run_machines.get(run_id),
+            "host_manifest": to_json(host_manifest) if host_manifest else None,
             "started_at": started.isoformat(timespec="milliseconds"),
             "finished_at": finished.isoformat(timespec="milliseconds"),
         }

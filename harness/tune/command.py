@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +22,7 @@ from harness.tune.space import (
     search_space,
     sqlite_url,
 )
+from harness.tune.storage import is_shared, storage_url
 from harness.tune.study import DEFAULT_PRUNE_RATIO, format_outcome, tune
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -53,14 +55,19 @@ def run_tune(
     log: Callable[[str], None] = print,
     cores: int | None = None,
     seed_from_whatif: int = 0,
+    cluster: str | None = None,
 ) -> int:
     """``python -m harness tune``: one study per scenario, measured for real, recorded in ``db``.
 
     Returns 0, or 1 when a study ends without any completed trial. ``cores``: every
     trial pinned to that many CPUs (the space is the one of that many cores);
     ``seed_from_whatif``: enqueue that many predicted best configs first (the what-if
-    predictor on the store's traces; none where it has no serial trace).
+    predictor on the store's traces; none where it has no serial trace). With
+    ``cluster`` (a Dask scheduler address or local:N) the trials run on its hosts, one
+    Optuna trial in flight per host (:mod:`harness.tune.ask_tell`).
     """
+    import contextlib
+
     from harness.manifest import collect_manifest, finish_manifest
     from harness.cores import cores_or_available
     from harness.store import Store
@@ -68,14 +75,22 @@ def run_tune(
     objectives = parse_objectives(objectives)
     if study is not None and len(scenarios) != 1:
         raise UsageError("--study names one study: use it with --scenario, not with a preset of several scenarios")
-    limit, cores = cores, cores_or_available(cores)
+    url = storage_url(storage) or sqlite_url(db)
+    stack = contextlib.ExitStack()
+    pool = None
+    if cluster:
+        from harness.cluster import ClusterPool
+
+        pool = stack.enter_context(ClusterPool(cluster))
+    limit = cores
+    cores = pool.cores() if pool is not None else cores_or_available(cores)
     space = [c for c in search_space(cores, levels, backends, oversubscribe) if supports(engine, c)]
     baselines = baseline_configs(cores, backends, engine)
     if note := grid_note(cores, levels, tuple(backends), oversubscribe):
         log(f"tune: {note}")
-    url = storage or sqlite_url(db)
     status = 0
-    with store_lock(db, allow_concurrent, "tune") as held, Store(db) as store, HostTrialLock(not allow_concurrent) as lock:
+    with stack, store_lock(db, allow_concurrent, "tune") as held, Store(db) as store, \
+            HostTrialLock(not allow_concurrent and pool is None) as lock:
         manifest = collect_manifest()
         manifest["cores_limit"] = limit  # --cores: the trials' CPU affinity (None: not limited)
         run_id = store.start_run(manifest, "tune", preset)
@@ -89,10 +104,15 @@ def run_tune(
                     baselines_here = grid_baseline_configs(cores, backends, engine)
                 else:
                     space_here, baselines_here = space, baselines
-                log(f"{engine} | {scenario.id} | {cores} cores")
-                seeds = _whatif_seeds(Path(db), scenario.id, cores, engine, space, seed_from_whatif, log)
-                outcome = tune(
-                    measure,
+                log(f"{engine} | {scenario.id} | {cores} cores" + (f" | cluster {cluster}" if cluster else ""))
+                seeds = _whatif_seeds(Path(db), scenario.id, cores, engine, space_here, seed_from_whatif, log)
+                if pool is not None:
+                    from harness.tune.ask_tell import tune_on_cluster
+
+                    search = functools.partial(tune_on_cluster, pool, measure)
+                else:
+                    search = functools.partial(tune, measure, fail_stale=held and not is_shared(url))
+                outcome = search(
                     space_here,
                     study_name=name,
                     storage=url,
@@ -110,7 +130,6 @@ def run_tune(
                         "cores": cores,
                         "created_by": "python -m harness tune",
                     },
-                    fail_stale=held,
                     log=log,
                     seeds=seeds,
                     **({} if min_effect is None else {"min_effect": min_effect}),

@@ -133,6 +133,63 @@ def _exhausted(study: Any, ids: Sequence[str]) -> bool:
     return set(ids) <= tried_configs(study, include_running=False) and not _waiting(study)
 
 
+def open_search(
+    space: Sequence[ParallelConfig],
+    baselines: Sequence[ParallelConfig],
+    study_name: str,
+    storage: Any,
+    objectives: tuple[str, ...],
+    n_trials: int,
+    repeats: int,
+    seed: int,
+    meta: dict[str, Any] | None,
+    fail_stale: bool,
+    say: Callable[[str], None],
+    seeds: Sequence[ParallelConfig] = (),
+) -> tuple[optuna.Study, dict[str, ParallelConfig], list[str]]:
+    """The study opened (or created) with its sampler and baselines queued: (study, configs by id, ids).
+
+    Shared by :func:`tune` (``study.optimize``) and the cluster's ask-and-tell loop
+    (:mod:`harness.tune.ask_tell`)."""
+    space = list(dict.fromkeys(space))
+    if not space:
+        raise UsageError("the search space is empty")
+    by_id = {c.id: c for c in space}
+    ids = list(by_id)
+    missing = [b.id for b in baselines if b.id not in by_id]
+    if missing:
+        raise UsageError(f"baselines {missing} are not in the search space")
+    study = _open_study(storage, study_name, ids, objectives, dict(meta or {}))
+    if fail_stale:
+        _fail_stale_trials(study, say)
+    tried = tried_configs(study, include_running=False)
+    untried = [i for i in ids if i not in tried]
+    n_before = len(study.trials)
+    if len(untried) <= n_trials:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # ExperimentalWarning
+            sampler: Any = optuna.samplers.BruteForceSampler(seed=seed + n_before)
+        sampler_name = f"exhaustive ({len(untried)} configs left of {len(ids)})"
+    else:
+        tpe = optuna.samplers.TPESampler(seed=seed + n_before)
+        sampler = UntriedSampler(tpe, ids, seed + n_before)
+        sampler_name = f"TPE, seed {seed + n_before} ({len(untried)} configs left of {len(ids)})"
+    study.sampler = sampler
+
+    for c in seeds:  # Optuna's enqueue_trial: measured first, then the sampler goes on
+        if c.id not in tried and c.id in by_id:
+            study.enqueue_trial({PARAM: c.id}, user_attrs={"seeded_by": "whatif"}, skip_if_exists=True)
+    for b in baselines:
+        if b.id not in tried:
+            study.enqueue_trial({PARAM: b.id}, user_attrs={"baseline": True}, skip_if_exists=True)
+
+    say(
+        f"study {study_name!r}: {len(ids)} feasible configs, {len(tried)} measured before, "
+        f"sampler {sampler_name}, {repeats} repeat(s) per config, objectives {','.join(objectives)}"
+    )
+    return study, by_id, ids
+
+
 def tune(
     measure: MeasureFn,
     space: Sequence[ParallelConfig],
@@ -170,45 +227,10 @@ def tune(
     objectives = parse_objectives(objectives)
     if n_trials < 1 or repeats < 1:
         raise UsageError(f"n_trials={n_trials} and repeats={repeats} must be >= 1")
-    space = list(dict.fromkeys(space))
-    if not space:
-        raise UsageError("the search space is empty")
-    by_id = {c.id: c for c in space}
-    ids = list(by_id)
-    missing = [b.id for b in baselines if b.id not in by_id]
-    if missing:
-        raise UsageError(f"baselines {missing} are not in the search space")
     say = log or (lambda text: None)
     multi = len(objectives) > 1
-
-    study = _open_study(storage, study_name, ids, objectives, dict(meta or {}))
-    if fail_stale:
-        _fail_stale_trials(study, say)
-    tried = tried_configs(study, include_running=False)
-    untried = [i for i in ids if i not in tried]
-    n_before = len(study.trials)
-    if len(untried) <= n_trials:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # ExperimentalWarning
-            sampler: Any = optuna.samplers.BruteForceSampler(seed=seed + n_before)
-        sampler_name = f"exhaustive ({len(untried)} configs left of {len(ids)})"
-    else:
-        tpe = optuna.samplers.TPESampler(seed=seed + n_before)
-        sampler = UntriedSampler(tpe, ids, seed + n_before)
-        sampler_name = f"TPE, seed {seed + n_before} ({len(untried)} configs left of {len(ids)})"
-    study.sampler = sampler
-
-    for c in seeds:  # Optuna's enqueue_trial: measured first, then the sampler goes on
-        if c.id not in tried and c.id in by_id:
-            study.enqueue_trial({PARAM: c.id}, user_attrs={"seeded_by": "whatif"}, skip_if_exists=True)
-    for b in baselines:
-        if b.id not in tried:
-            study.enqueue_trial({PARAM: b.id}, user_attrs={"baseline": True}, skip_if_exists=True)
-
-    say(
-        f"study {study_name!r}: {len(ids)} feasible configs, {len(tried)} measured before, "
-        f"sampler {sampler_name}, {repeats} repeat(s) per config, objectives {','.join(objectives)}"
-    )
+    study, by_id, ids = open_search(space, baselines, study_name, storage, objectives, n_trials, repeats, seed,
+                                    meta, fail_stale, say, seeds)
     if _exhausted(study, ids):
         say("every config of the space is measured already; nothing to do")
         return _outcome(study, study_name, objectives, 0, exhausted=True, alpha=alpha, min_effect=min_effect)

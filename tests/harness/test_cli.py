@@ -23,7 +23,8 @@ from scenarios import load_preset
 
 from .test_store import filled, fit, result  # noqa: F401 -- `filled` is a fixture
 
-COMMANDS = ["list", "measure", "init-preset", "sweep", "tune", "recommend", "export", "report", "compare", "plot"]
+COMMANDS = ["list", "measure", "init-preset", "sweep", "tune", "recommend", "export", "report", "compare", "plot",
+            "worker"]
 
 
 def cli(argv: list[str]) -> int:
@@ -140,7 +141,7 @@ def test_every_db_and_out_option_has_help_with_its_default(command: str):
             assert "default" in action.help, (command, action.option_strings, action.help)
             if action.default is not None:
                 assert str(action.default) in action.help, (command, action.option_strings)
-    assert "--db" in sub.format_help() or command in ("list", "measure", "init-preset")
+    assert "--db" in sub.format_help() or command in ("list", "measure", "init-preset", "worker")
 
 
 # -- the sweep's grid ----------------------------------------------------------------

@@ -276,7 +276,7 @@ def test_a_schema_1_file_is_migrated_without_losing_rows(tmp_path: Path):
         store.record_trial(store.start_run({}, "x", None), "core", SCENARIO, MIXED, 0, result([fit(0), fit(1)]))
     conn = sqlite3.connect(db)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
-    assert {"oversubscription", "n_jobs_grid"} <= set(table_columns(conn, "harness_trials"))
+    assert {"oversubscription", "n_jobs_grid", "machine", "host_manifest"} <= set(table_columns(conn, "harness_trials"))
     assert set(task_column_names()) <= set(table_columns(conn, "harness_tasks"))
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     conn.close()
@@ -387,3 +387,28 @@ def test_export(filled: Path, tmp_path: Path, fmt: str):
     assert np.isnan(df.bins_built[4])  # the failed trial: no fit, no trace
     with pytest.raises(ValueError, match="format"):
         export(filled, "xlsx", tmp_path / "x.xlsx")
+
+
+def test_each_trial_keeps_its_machine_type_and_host_manifest(tmp_path: Path):
+    """A trial measured on another host (a cluster) keeps that host's manifest and machine
+    type; one measured here gets its run's machine type."""
+    from dataclasses import replace
+
+    from harness.manifest import collect_manifest, machine_type
+    from harness.store import load_hosts
+
+    here = collect_manifest()
+    there = {**here, "hostname": "big-host", "cpu_model": "Other CPU", "cores_available": 64,
+             "memory_total_mb": 262144.0}
+    db = tmp_path / "m.db"
+    with Store(db) as store:
+        run = store.start_run(here, "sweep", None)
+        store.record_trial(run, "core", SCENARIO, SERIAL, 0, replace(result([fit(0), fit(1)]), hostname=here["hostname"]))
+        store.record_trial(run, "core", SCENARIO, SERIAL, 1, replace(result([fit(0), fit(1)]), hostname="big-host"),
+                           host_manifest=there)
+    machines = load_fits(db).groupby("trial_id").machine.first().tolist()
+    assert machines == [machine_type(here), "Other CPU, 64 cores, 256 GiB"] and machines[0] != machines[1]
+    hosts = load_hosts(db).set_index("hostname")
+    assert hosts.loc["big-host", "manifest"]["cpu_model"] == "Other CPU"
+    assert hosts.loc[here["hostname"], "machine"] == machine_type(here)
+    assert hosts.n_trials.tolist() == [1, 1]
