@@ -21,7 +21,7 @@ from harness.config import ParallelConfig
 from harness.grid_configs import supports_grid
 from harness.pools import joblib_backend
 from harness.store.schema import task_row
-from metalearners_core import OversubscriptionWarning
+from harness.workloads.scenario import FitScenario
 from scenarios import Scenario, load_data
 from scenarios.grid import resolve_grid
 
@@ -74,13 +74,7 @@ class FitGridSearch:
         self.metalearner_params = {"is_classification": s.is_classification, "n_variants": s.n_variants, "n_folds": s.n_folds}
         warnings.filterwarnings("ignore")  # library deprecation noise, not results
 
-    def run_once(self) -> None:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", OversubscriptionWarning)  # the rest stays ignored (prepare)
-            self._fit()
-        flagged = [w for w in caught if issubclass(w.category, OversubscriptionWarning)]
-        if flagged:
-            self.oversubscription = str(flagged[0].message)
+    run_once = FitScenario.run_once  # one search, its OversubscriptionWarning recorded as a fit's
 
     def _fit(self) -> None:
         auto = self.config.is_auto
