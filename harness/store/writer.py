@@ -21,6 +21,7 @@ from harness.errors import UsageError
 from harness.config import ParallelConfig
 from harness.measure import available_cores
 from harness.store.schema import (
+    ADDED_FIT_COLUMNS,
     CONFIG_FIELDS,
     SCENARIO_FIELDS,
     SCHEMA_VERSION,
@@ -133,10 +134,19 @@ class Store:
     # -- trials ----------------------------------------------------------------
 
     def done(self) -> set[tuple[str, str, str, int]]:
-        """(engine, scenario_id, config_id, repeat) of every recorded trial, ok or failed."""
+        """(engine, scenario_id, config_id, repeat) of every recorded fit trial, ok or failed."""
         rows = self._conn.execute(
             "SELECT DISTINCT engine, scenario_id, config_id, repeat FROM harness_trials"
-        ).fetchall()  # one pass over the index on these four columns
+            " WHERE phase IS NULL OR phase = 'fit'"
+        ).fetchall()
+        return set(rows)
+
+    def done_predict(self) -> set[tuple[str, str, str, int, int]]:
+        """(engine, scenario_id, config_id, batch_rows, repeat) of every recorded predict trial."""
+        rows = self._conn.execute(
+            "SELECT DISTINCT engine, scenario_id, config_id, batch_rows, repeat FROM harness_trials"
+            " WHERE phase = 'predict'"
+        ).fetchall()
         return set(rows)
 
     def record_trial(
@@ -147,8 +157,14 @@ class Store:
         config: ParallelConfig,
         repeat: int,
         result: TrialResult,
+        *,
+        phase: str = "fit",
+        batch_rows: int | None = None,
     ) -> int:
-        """Write one trial with all its fits and task traces in one transaction."""
+        """Write one trial with all its fits and task traces in one transaction.
+
+        ``phase`` "predict": a predict trial (``config`` a :class:`~harness.predict_config.PredictConfig`)
+        on batches of ``batch_rows`` rows; each of its values is one batch of calls."""
         wall = _dt.timedelta(seconds=result.wall_s or 0.0)
         if result.started_at is not None:  # the trial's own span, not the time of recording
             started = _dt.datetime.fromtimestamp(result.started_at, _dt.timezone.utc)
@@ -168,6 +184,7 @@ class Store:
             "scenario": to_json(scenario.to_dict()),
             "config_id": config.id,
             **{name: getattr(config, name) for name in CONFIG_FIELDS},
+            "backend": getattr(config, "backend_name", config.backend),  # a predict config's may be the library's
             "repeat": int(repeat),
             "status": result.status,
             "reason": result.reason,
@@ -187,6 +204,8 @@ class Store:
             "mem_measure": result.mem_measure,
             "leftovers": to_json(result.leftovers) if result.leftovers else None,
             "oversubscription": result.oversubscription,
+            "phase": phase,
+            "batch_rows": batch_rows,
             "started_at": started.isoformat(timespec="milliseconds"),
             "finished_at": finished.isoformat(timespec="milliseconds"),
         }
@@ -196,6 +215,7 @@ class Store:
             extras = dict(sample.extras or {})
             tasks = extras.pop("tasks", None) or []
             cate = extras.pop("cate_rmse", None)
+            predict_figures = [num(extras.pop(name, None)) for name in ADDED_FIT_COLUMNS]
             fit_rows.append(
                 (
                     sample.index,
@@ -212,6 +232,7 @@ class Store:
                     num(cate),
                     len(tasks) if tasks else None,
                     to_json(extras) if extras else None,
+                    *predict_figures,
                 )
             )
             for i, task in enumerate(tasks):
@@ -230,7 +251,8 @@ class Store:
             conn.executemany(
                 "INSERT INTO harness_fits (trial_id, fit_index, cold, wall_s, cpu_s, cpu_util,"
                 " peak_mem_mb, base_mem_mb, mem_measure, mem_samples, t_start, t_end, cate_rmse,"
-                " n_tasks, extras) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f" n_tasks, extras, {', '.join(ADDED_FIT_COLUMNS)})"
+                f" VALUES ({', '.join('?' for _ in range(15 + len(ADDED_FIT_COLUMNS)))})",
                 [(trial_id, *row) for row in fit_rows],
             )
             conn.executemany(
@@ -240,12 +262,15 @@ class Store:
             )
         return trial_id
 
-    def has_trial(self, engine: str, scenario_id: str, config_id: str, repeat: int) -> bool:
-        """Whether this measurement is recorded (by any run, any process)."""
+    def has_trial(self, engine: str, scenario_id: str, config_id: str, repeat: int,
+                  batch_rows: int | None = None) -> bool:
+        """Whether this measurement is recorded (by any run, any process); with
+        ``batch_rows``, the predict trial on batches of that size."""
+        phase = "(phase IS NULL OR phase = 'fit')" if batch_rows is None else "phase = 'predict' AND batch_rows = ?"
         row = self._conn.execute(
             "SELECT 1 FROM harness_trials WHERE engine = ? AND scenario_id = ? AND config_id = ?"
-            " AND repeat = ? LIMIT 1",
-            (engine, scenario_id, config_id, int(repeat)),
+            f" AND repeat = ? AND {phase} LIMIT 1",
+            (engine, scenario_id, config_id, int(repeat), *(() if batch_rows is None else (int(batch_rows),))),
         ).fetchone()
         return row is not None
 

@@ -32,6 +32,8 @@ class Workload(Protocol):
 WORKLOADS: dict[str, str] = {
     # The real thing: fit a meta-learner (core or metalearners engine) on a scenario.
     "scenario": "harness.workloads.scenario:FitScenario",
+    # A fitted learner's predict calls on a batch of rows (--phase predict).
+    "predict": "harness.workloads.predict:PredictScenario",
     # Calibration workloads with independently known CPU / wall / memory figures.
     "burn_threads": "harness.workloads.calibration:BurnThreads",
     "burn_processes": "harness.workloads.calibration:BurnProcesses",

@@ -82,7 +82,7 @@ def test_the_flag_is_stored_and_a_schema_2_file_gains_its_column(tmp_path: Path)
         flagged = dataclasses.replace(result([fit(0), fit(1)]), oversubscription=WARNING)
         store.record_trial(store.start_run({}, "x", None), "core", SCENARIO, config, 0, flagged)
     conn = sqlite3.connect(db)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     assert "oversubscription" in table_columns(conn, "harness_trials")
     conn.close()
     fits = load_fits(db)

@@ -275,7 +275,7 @@ def test_a_schema_1_file_is_migrated_without_losing_rows(tmp_path: Path):
         assert store.done() == {("core", SCENARIO.id, "m1-f1-s1-loky", 0)}
         store.record_trial(store.start_run({}, "x", None), "core", SCENARIO, MIXED, 0, result([fit(0), fit(1)]))
     conn = sqlite3.connect(db)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     assert "oversubscription" in table_columns(conn, "harness_trials")
     assert set(task_column_names()) <= set(table_columns(conn, "harness_tasks"))
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
