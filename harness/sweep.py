@@ -93,8 +93,25 @@ class SweepOptions:
     seed: int = 0
     mem_interval_s: float = DEFAULT_MEM_INTERVAL_S
     report: bool = True
+    #: "predict": the predict workload (harness.sweep_predict) on ``batches`` rows per call.
+    phase: str = "fit"
+    batches: tuple[int, ...] | None = None
+    predict_configs: tuple[str, ...] | None = None  # ids; None: the whole predict grid
 
     def __post_init__(self) -> None:
+        if self.phase not in ("fit", "predict"):
+            raise UsageError(f"--phase {self.phase}: is not allowed; choose fit or predict")
+        if self.batches is not None:
+            from harness.sweep_predict import check_batches
+
+            with user_input():
+                object.__setattr__(self, "batches", check_batches(self.batches))
+        if self.predict_configs is not None:
+            from harness.predict_config import PredictConfig
+
+            with user_input("[sweep] predict_configs: "):
+                for config_id in self.predict_configs:
+                    PredictConfig.from_id(config_id)
         if not isinstance(self.repeats, int) or self.repeats < 1:
             raise UsageError(f"--repeats {self.repeats}: is not allowed; use an integer >= 1")
         with user_input("--values: "):
@@ -127,9 +144,22 @@ class SweepOptions:
         with user_input():
             settings = sweep_settings(os.path.abspath(scenarios_file) if scenarios_file else preset)
         pick = lambda name, default: default if getattr(args, name, None) is None else getattr(args, name)  # noqa: E731
-        engines = args.engine if not isinstance(args.engine, str) else args.engine.split(",")
+        phase = getattr(args, "phase", None) or "fit"
+        engines = getattr(args, "engine", None) or _default_engines(phase)
+        engines = engines if not isinstance(engines, str) else engines.split(",")
         levels = pick("levels", settings.get("levels"))
+        if phase == "predict":  # the preset's predict settings, where it has them
+            from harness.sweep_predict import DEFAULT_BATCHES
+
+            settings = {**settings, **{k: settings[f"predict_{k}"] for k in ("repeats", "values") if f"predict_{k}" in settings}}
+            batches = pick("batch", settings.get("predict_batches", DEFAULT_BATCHES))
+            predict_configs = settings.get("predict_configs")
+        else:
+            batches = predict_configs = None
         return cls(
+            phase=phase,
+            predict_configs=tuple(predict_configs) if predict_configs else None,
+            batches=tuple(batches) if batches is not None else None,
             db=Path(args.db),
             preset=preset,
             scenarios_file=str(scenarios_file) if scenarios_file else None,
@@ -171,7 +201,19 @@ class SweepOptions:
         parts += ["--mem-interval", f"{self.mem_interval_s:g}"]
         if not self.report:
             parts.append("--no-report")
+        if self.phase == "predict":
+            parts += ["--phase", "predict", "--batch", ",".join(map(str, self.batches or ()))]
         return shlex.join(parts)
+
+
+def _default_engines(phase: str) -> list[str]:
+    """core; for the predict phase also the metalearners package where it is installed
+    (its predict is the reference the parallel prediction is measured against)."""
+    import importlib.util
+
+    if phase == "predict" and importlib.util.find_spec("metalearners") is not None:
+        return ["core", "metalearners"]
+    return ["core"]
 
 
 @contextlib.contextmanager
@@ -205,7 +247,7 @@ def _warn_if_busy(cores: int, console: Any) -> None:
         )
 
 
-def _print_report(db: Path, console: Any) -> None:
+def _print_report(db: Path, console: Any, phase: str = "fit") -> None:
     try:
         from harness.report import render_report
     except ModuleNotFoundError as e:
@@ -214,7 +256,7 @@ def _print_report(db: Path, console: Any) -> None:
         print(f"{db}: {store_summary(db)}")  # no report module (yet): one line
         return
     try:
-        print(render_report(db, fmt="text"))
+        print(render_report(db, fmt="text", phase=phase))
     except Exception as e:  # the measurements are safe; say why there is no report
         console.print(f"report failed: {type(e).__name__}: {e}", markup=False)
         print(f"{db}: {store_summary(db)}")
@@ -234,18 +276,28 @@ def run_sweep(options: SweepOptions) -> int:
     scenarios = options.load_scenarios()
     cores = available_cores()
     levels = list(options.levels) if options.levels else None
-    configs = sweep_configs(cores, levels, options.backends, options.oversubscribe)
-    plan = plan_trials(scenarios, options.engines, configs, options.repeats, options.seed)
+    if options.phase == "predict":
+        from harness.sweep_predict import plan_predict_trials, predict_sweep_configs
+
+        configs = predict_sweep_configs(cores, options.predict_configs)
+        batches = options.batches or ()
+        plan = plan_predict_trials(scenarios, options.engines, configs, batches, options.repeats, options.seed)
+        unit = f" x {len(batches)} batch sizes ({', '.join(map(str, batches))} rows)"
+        value = "batches of predict calls"
+    else:
+        configs = sweep_configs(cores, levels, options.backends, options.oversubscribe)
+        plan = plan_trials(scenarios, options.engines, configs, options.repeats, options.seed)
+        unit, value = "", "fits"
     db = options.db
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     what = (
-        f"{len(plan)} trials ({len(scenarios)} scenarios x {len(configs)} configs"
+        f"{len(plan)} trials ({len(scenarios)} scenarios x {len(configs)} configs{unit}"
         f" x {options.repeats} repeats x {len(options.engines)} engine(s), {cores} cores;"
-        f" each 1 cold + {options.values} warm fits)"
+        f" each 1 cold + {options.values} warm {value})"
     )
 
     with Store(db) as store:  # opened first: a bad --db is the only line printed
-        if note := grid_note(cores, levels, options.backends, options.oversubscribe):
+        if options.phase == "fit" and (note := grid_note(cores, levels, options.backends, options.oversubscribe)):
             console.print(f"sweep: {note}", markup=False)
         todo = pending(plan, store)
         if not todo:
@@ -272,13 +324,15 @@ def run_sweep(options: SweepOptions) -> int:
                 "oversubscribe": options.oversubscribe,
                 "seed": options.seed,
                 "cores": cores,
+                "phase": options.phase,
+                "batches": list(options.batches) if options.batches else None,
                 "planned": len(plan),
                 "to_run": len(todo),
             }
             run_id = store.start_run(manifest, options.command, options.source)
             _run_plan(store, run_id, manifest, todo, options, console)
     if options.report:
-        _print_report(db, console)
+        _print_report(db, console, options.phase)
     return 0
 
 
@@ -301,7 +355,7 @@ def _run_plan(
             "  waiting: another sweep is running a trial on this host (trials take turns)"
         ),
     )
-    runners: dict[tuple[str, str], TrialRunner] = {}
+    runners: dict[tuple[str, str, int | None], TrialRunner] = {}
     started = time.monotonic()
     by_scenario: dict[str, list[PlannedTrial]] = {}
     for t in todo:
@@ -319,14 +373,16 @@ def _run_plan(
                     gen_s = time.monotonic() - t_gen
                 failed_here = 0
                 for trial in trials:
+                    batch = "" if trial.batch_rows is None else f" batch {trial.batch_rows}"
                     progress.update(
-                        bar, description=escape(f"{label}: {trial.engine} {trial.config.id} #{trial.repeat}")
+                        bar, description=escape(f"{label}: {trial.engine} {trial.config.id}{batch} #{trial.repeat}")
                     )
-                    runner = runners.get((trial.engine, scenario_id))
+                    runner = runners.get((trial.engine, scenario_id, trial.batch_rows))
                     if runner is None:
-                        runner = runners[(trial.engine, scenario_id)] = TrialRunner(
+                        runner = runners[(trial.engine, scenario_id, trial.batch_rows)] = TrialRunner(
                             trial.engine, trial.scenario, store, run_id, timeout_s=options.timeout_s,
                             mem_interval_s=options.mem_interval_s, lock=lock, values=options.values,
+                            batch_rows=trial.batch_rows,
                         )
                     result = runner.run(trial.config, trial.repeat)
                     if result is None:
@@ -337,7 +393,7 @@ def _run_plan(
                         counts["failed"] += 1
                         failed_here += 1
                         console.print(
-                            f"  FAILED {trial.engine} {scenario_id} {trial.config.id}"
+                            f"  FAILED {trial.engine} {scenario_id} {trial.config.id}{batch}"
                             f" repeat {trial.repeat}: {result.reason}",
                             markup=False,
                         )
