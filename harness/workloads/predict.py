@@ -43,7 +43,7 @@ LATENCY_MAX_ROWS = 1_000
 LATENCY_CALLS = 200
 #: A throughput batch predicts about this many rows per value, in at least
 #: THROUGHPUT_MIN_CALLS calls.
-THROUGHPUT_ROWS = 100_000
+THROUGHPUT_ROWS = 50_000
 THROUGHPUT_MIN_CALLS = 3
 #: The fit config of the cached learner: one thread per model, no pool.
 _FIT_CONFIG = ParallelConfig(1, 1, 1)
