@@ -52,7 +52,7 @@ def predict_throughput_figure(scenario_id: str, groups: list[PredictGroup]) -> F
     ax.set_yscale("log")
     ax.set_xlabel("rows per predict call (log scale)")
     ax.set_ylabel("rows predicted per second (median over values, log scale)")
-    ax.set_title(f"{scenario_id}: predict throughput by batch size (ringed: fastest core config)", fontsize=10)
+    ax.set_title(f"{scenario_id}\npredict throughput by batch size (ringed: fastest core config)", fontsize=9)
     ax.grid(True, which="major", alpha=0.3)
     fig.legend(loc="outside right center", fontsize=8)
     return fig

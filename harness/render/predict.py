@@ -15,7 +15,7 @@ from typing import Any
 
 from harness.analysis.predict import PredictGroup
 from harness.analysis.stats import ALPHA, MIN_EFFECT, design_note
-from harness.render.tables import format_table, heading
+from harness.render.tables import format_table, heading, wrap
 
 __all__ = ["render_predict_compare", "render_predict_report"]
 
@@ -73,7 +73,8 @@ def render_predict_report(
     for g in groups:
         lines += heading(f"{g.scenario_id}: batch of {g.batch_rows:,} rows ({g.mode})", 2, fmt)
         lines += [_group_table(g, fmt), ""]
-    return "\n".join(lines).rstrip() + "\n"
+    text = "\n".join(lines).rstrip() + "\n"
+    return text if fmt == "md" else wrap(text)
 
 
 def render_predict_compare(groups: list[PredictGroup], fmt: str = "text", *, alpha: float = ALPHA,
