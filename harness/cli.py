@@ -70,14 +70,30 @@ def cmd_measure(args: argparse.Namespace) -> int:
     else:
         with user_input("--scenario: "):
             scenario = resolve_scenario(args.scenario, args.preset)
+    from harness.config import ParallelConfig
+    from harness.predict_config import PredictConfig
     from harness.runner import DEFAULT_VALUES
     from harness.cores import check_cores
 
     check_cores(args.cores)
+    predict = getattr(args, "phase", "fit") == "predict"
+    if args.config is None:
+        args.config = PredictConfig() if predict else ParallelConfig()
+    if predict != isinstance(args.config, PredictConfig):
+        raise UserError(
+            f"--config {args.config.id}: is a {'predict' if not predict else 'fit'} config; "
+            + ("--phase predict takes p-serial, p-n2-rows, p-auto, ..." if predict else "add --phase predict, or give a fit config")
+        )
     fits = args.repeats if args.repeats is not None else 1 + (args.values or DEFAULT_VALUES)
+    params = {"engine": args.engine, "scenario": scenario.to_dict(), "config": args.config.to_dict()}
+    if predict:
+        batches = args.batch or [1000]
+        if len(batches) != 1:
+            raise UserError(f"--batch {','.join(map(str, batches))}: measure takes one batch size (sweep --phase predict takes several)")
+        params["batch_rows"] = batches[0]
     spec = TrialSpec(
-        workload="grid_search" if scenario.grid is not None else "scenario",
-        params={"engine": args.engine, "scenario": scenario.to_dict(), "config": args.config.to_dict()},
+        workload="grid_search" if scenario.grid is not None else "predict" if predict else "scenario",
+        params=params,
         repeats=fits,
         timeout_s=args.timeout,
         cores=args.cores,
@@ -91,6 +107,12 @@ def cmd_measure(args: argparse.Namespace) -> int:
     if not result.ok:
         print(f"FAILED: {result.reason}")
     for s in result.samples:
+        if predict:
+            e = s.extras
+            print(f"  value {s.index} ({s.kind}): {e.get('calls')} calls of {e.get('batch_rows')} rows in {s.wall_s:.3f} s, "
+                  f"{e.get('rows_per_s') or 0:,.0f} rows/s, latency median {1000 * (e.get('latency_median_s') or 0):.3f} ms, "
+                  f"p99 {1000 * (e.get('latency_p99_s') or 0):.3f} ms (learner {e.get('learner_source')})")
+            continue
         mem = f"{s.peak_mem_mb:.0f} MiB ({s.mem_measure})" if s.peak_mem_mb is not None else "n/a"
         rmse = s.extras.get("cate_rmse")
         tasks = s.extras.get("tasks") or []
@@ -134,7 +156,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise UserError("--format html needs --out FILE: the page embeds every figure (megabytes), so it is not printed")
     db = _db_path(args.db, must_exist=True)
     out = out_file(args.out) if args.out else None
-    text = render_report(db, fmt=args.format, alpha=args.alpha, min_effect=args.min_effect, rank=args.rank)
+    text = render_report(db, fmt=args.format, alpha=args.alpha, min_effect=args.min_effect, rank=args.rank,
+                         phase=args.phase)
     if out is not None:
         print(_write_text(out, text))
     else:
@@ -146,7 +169,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
     from harness.plots import write_plots
 
     db = _db_path(args.db, must_exist=True)
-    paths = write_plots(db, out_dir(args.out))
+    paths = write_plots(db, out_dir(args.out), phase=getattr(args, "phase", None))
     print(f"wrote {len(paths)} figures to {args.out}")
     return 0
 
@@ -155,6 +178,15 @@ def cmd_tune(args: argparse.Namespace) -> int:
     from harness.tune import parse_objectives, run_tune
     from scenarios import load_preset
 
+    if getattr(args, "phase", "fit") == "predict":
+        from harness.predict_config import predict_config_grid
+        from harness.measure import available_cores
+
+        raise UserError(
+            f"tune --phase predict: the predict grid has only {len(predict_config_grid(available_cores()))} configs, "
+            "so no search is needed: measure them all with python -m harness sweep --phase predict "
+            "(--scenarios FILE or --preset NAME, --batch ...), then python -m harness recommend --phase predict"
+        )
     with user_input():
         if args.data:
             scenarios = [data_scenario(args)]
@@ -201,6 +233,8 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     from harness.recommend import recommend, stored_scenario
     from harness.render.recommend import render_json, render_text
 
+    if args.phase == "predict":
+        return _recommend_predict(args)
     if args.predicted:
         return _recommend_predicted(args)
     from harness.cores import check_cores
@@ -252,12 +286,45 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     return 0
 
 
+def _recommend_predict(args: argparse.Namespace) -> int:
+    """``recommend --phase predict``: decided on the stored predict trials (harness.recommend_predict)."""
+    from harness.recommend import stored_scenario
+    from harness.recommend_predict import recommend_predict, render_predict_json, render_predict_text
+
+    with user_input():
+        db = _db_path(args.db, must_exist=True)
+        if args.data:
+            scenario_id = data_scenario(args).id
+        elif args.scenario is None:
+            raise UserError("give --scenario ID (a scenario with predict trials in --db)")
+        else:
+            scenario = stored_scenario(db, args.scenario, None, phase="predict")
+            if scenario is None:
+                raise UserError(f"--scenario {args.scenario!r}: no predict trials of it in {db}; measure them first: "
+                                "python -m harness sweep --phase predict")
+            scenario_id = scenario.id
+    recs = recommend_predict(db, scenario_id, args.batch, alpha=args.alpha, min_effect=args.min_effect, rank=args.rank)
+    print(render_predict_json(recs) if args.json else render_predict_text(recs))
+    return 0
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     from harness.plots.compare import plot_compare
     from harness.render.compare import render_compare
 
     db = _db_path(args.db, must_exist=True)
     out = out_file(args.out) if args.out else None
+    if getattr(args, "phase", "fit") == "predict":
+        if args.plot:
+            raise UserError("--plot: the predict comparison has no figure of its own; `plot --phase predict` draws both engines")
+        from harness.analysis.predict import analyse_predict
+        from harness.render.predict import render_predict_compare
+        from harness.store import load_fits
+
+        groups = analyse_predict(load_fits(db, phase="predict"), alpha=args.alpha, min_effect=args.min_effect, rank=args.rank)
+        text = render_predict_compare(groups, args.format, alpha=args.alpha, min_effect=args.min_effect, rank=args.rank)
+        print(_write_text(out, text + "\n") if out is not None else text)
+        return 0
     plot = out_file(args.plot, "--plot") if args.plot else None
     if getattr(args, "by", "engine") == "host":
         from harness.render.hosts import render_hosts

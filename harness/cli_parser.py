@@ -18,6 +18,7 @@ from harness.analysis.stats import ALPHA, MIN_EFFECT, RANKS
 from harness.config import BACKENDS, ParallelConfig, is_backend
 from harness.cores import add_cores_option
 from harness.engines import ENGINES, check_engine
+from harness.predict_config import PredictConfig
 from harness.own_data import add_data_options
 from harness.render.hints import DEFAULT_DB
 
@@ -110,11 +111,39 @@ def _backends(text: str) -> tuple[str, ...]:
     return backends
 
 
-def _config(text: str) -> ParallelConfig:
+def _config(text: str) -> ParallelConfig | PredictConfig:
+    """A fit config, or a predict config (``p-...`` or ``n_jobs=...,split=...``) for ``--phase predict``."""
     try:
+        if text.strip().startswith("p-") or any(k in text for k in ("n_jobs=", "split=", "threads=")):
+            return PredictConfig.parse(text)
         return ParallelConfig.parse(text)
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _batches(text: str) -> list[int]:
+    """Comma-separated batch sizes (rows per predict call), each an integer >= 1."""
+    values = []
+    for part in (p.strip() for p in text.split(",")):
+        try:
+            value = int(part)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{part!r} is not an integer; give rows per predict call, e.g. --batch 1,100,10000") from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{value} is not allowed; batch sizes are integers >= 1 (rows per predict call)")
+        values.append(value)
+    return list(dict.fromkeys(values))
+
+
+PHASE_HELP = "fit (default: how to split the cores to fit) or predict (the fitted learner's predict calls on --batch rows)"
+BATCH_HELP = "comma-separated rows per predict call for --phase predict (default: the preset's [sweep] predict_batches, else 1,100,10000)"
+
+
+def _phase_options(p: argparse.ArgumentParser, batch: bool = True, default: str | None = "fit") -> None:
+    help_text = PHASE_HELP if default else "fit or predict: only that phase's figures (default: every phase the store holds)"
+    p.add_argument("--phase", choices=["fit", "predict"], default=default, help=help_text)
+    if batch:
+        p.add_argument("--batch", type=_batches, default=None, help=BATCH_HELP)
 
 
 
@@ -140,7 +169,7 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p.add_argument("--scenario", help="a scenario id (or unique prefix) from the presets, or fields like learner=T,n_rows=10000")
     p.add_argument("--preset", help="look the scenario id up in this preset only")
     add_data_options(p)
-    p.add_argument("--config", type=_config, default=ParallelConfig(), help="'default' or model=2,folds=1,stage=1,backend=loky")
+    p.add_argument("--config", type=_config, default=None, help="'default' or model=2,folds=1,stage=1,backend=loky; with --phase predict a predict config: p-serial (default), p-n2-rows, p-auto, ...")
     p.add_argument("--engine", default="core", choices=list(ENGINES))
     fits = p.add_mutually_exclusive_group()
     fits.add_argument("--values", type=_positive_int, default=None, help=VALUES_HELP + " (default 2)")
@@ -148,6 +177,7 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p.add_argument("--timeout", type=_positive_float, default=600.0, help="seconds before the trial is killed and recorded as failed")
     p.add_argument("--json", action="store_true", help="print the whole trial result as JSON")
     add_cores_option(p)
+    _phase_options(p)
     p.set_defaults(func=commands["measure"])
 
     p = sub.add_parser("sweep", help="measure every split of the cores for each scenario into a results database")
@@ -158,7 +188,7 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p.add_argument("--repeats", type=_positive_int, default=None, help="trials (fresh processes) per config, interleaved across configs (default: the preset's [sweep] repeats, else 3)")
     p.add_argument("--values", type=_positive_int, default=None, help=VALUES_HELP + " (default: the preset's [sweep] values, else 2)")
     p.add_argument("--timeout", type=_positive_float, default=600.0, help="seconds per trial before it is killed and recorded as failed")
-    p.add_argument("--engine", type=_engines, default=["core"], help="comma-separated engines: core, metalearners")
+    p.add_argument("--engine", type=_engines, default=None, help="comma-separated engines: core, metalearners (default: core; with --phase predict both, where the package is installed)")
     p.add_argument("--levels", type=_int_list, help="values tried at each level (default: the preset's [sweep] levels, else 1, 2, 4, ... up to the cores)")
     p.add_argument("--backends", type=_backends, default=None, help="comma-separated joblib backends (default: the preset's [sweep] backends, else loky,threading)")
     p.add_argument("--oversubscribe", type=_positive_float, default=1.0, help="keep configs asking for up to this many times the cores in threads (default 1)")
@@ -166,6 +196,7 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p.add_argument("--mem-interval", type=_positive_float, default=0.1, help="seconds between memory samples of a trial's process tree (default 0.1; shorter costs the supervisor more CPU)")
     p.add_argument("--no-report", action="store_true", help="do not print the report at the end")
     p.add_argument("--cluster", help=CLUSTER_HELP)
+    _phase_options(p)
     add_data_options(p)
     add_cores_option(p, many=True)
     p.set_defaults(func=commands["sweep"])
@@ -210,6 +241,7 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     add_cores_option(p)
     p.add_argument("--seed-from-whatif", type=_positive_int, nargs="?", const=3, default=0, metavar="K",
                    help="measure first the K (default 3) configs the what-if predictor ranks best on these cores from --db's traces")
+    _phase_options(p)
     p.set_defaults(func=commands["tune"])
 
     p = sub.add_parser("recommend", help="re-measure the leaders of a workload interleaved and recommend the simplest tied with the fastest")
@@ -235,6 +267,7 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p.add_argument("--storage", help="also read the tune study in this Optuna storage (e.g. postgresql://...): "
                    "its configs' walls count as stored measurements")
     p.add_argument("--study", help="the study to read with --storage (default: tune:{engine}:{scenario_id})")
+    _phase_options(p)
     p.set_defaults(func=commands["recommend"])
 
     p = sub.add_parser("export", help="export every measurement to CSV or Parquet")
@@ -251,6 +284,7 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p.add_argument("--rank", choices=list(RANKS), default="warm", help=RANK_HELP)
     p.add_argument("--alpha", type=_alpha, default=ALPHA, help=ALPHA_HELP)
     p.add_argument("--min-effect", type=_min_effect, default=MIN_EFFECT, help=MIN_EFFECT_HELP)
+    _phase_options(p, batch=False)
     p.set_defaults(func=commands["report"])
 
     p = sub.add_parser("compare", help="metalearners_core vs the metalearners package: wall, CPU and RMSE side by side")
@@ -263,6 +297,7 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p.add_argument("--min-effect", type=_min_effect, default=MIN_EFFECT, help=MIN_EFFECT_HELP)
     p.add_argument("--by", choices=["engine", "host"], default="engine",
                    help="engine (default): the two engines side by side; host: the machine types side by side")
+    _phase_options(p, batch=False)
     p.set_defaults(func=commands["compare"])
 
     p = sub.add_parser("worker", help="run this host's Dask worker for --cluster (one trial at a time, no memory limit)")
@@ -273,6 +308,7 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p = sub.add_parser("plot", help="write the comparison figures (PNG)")
     p.add_argument("--db", default=str(DEFAULT_DB), help=DB_HELP)
     p.add_argument("--out", default="results/plots", help="the folder for the PNG files (default: results/plots); created if missing, existing figures of the same name are replaced")
+    _phase_options(p, batch=False, default=None)
     p.set_defaults(func=commands["plot"])
 
     if "whatif" in commands:

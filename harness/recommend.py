@@ -112,7 +112,7 @@ class Recommendation:
         }
 
 
-def stored_scenario(db: str | Path, text: str, engine: str | None = None) -> Scenario | None:
+def stored_scenario(db: str | Path, text: str, engine: str | None = None, phase: str = "fit") -> Scenario | None:
     """The scenario whose id is ``text`` (or starts with it) among the store's measurements.
 
     None when the store (or the id) is not there; :class:`UsageError` when ambiguous.
@@ -122,7 +122,7 @@ def stored_scenario(db: str | Path, text: str, engine: str | None = None) -> Sce
 
     if "=" in text or not Path(db).is_file():
         return None
-    fits = load_fits(db)
+    fits = load_fits(db, phase)  # the trials of that phase (fit, or predict)
     if engine is not None:
         fits = fits[fits["engine"] == engine]
     ids = sorted(i for i in fits["scenario_id"].unique() if i.startswith(text))

@@ -1,7 +1,8 @@
 """The trial runner: every measurement a command makes goes through here.
 
 :class:`TrialRunner` runs one (engine, scenario, config) trial -- a fresh child
-process via :func:`harness.trial.run_trial`, fit 0 cold, then ``values`` warm fits -- while
+process via :func:`harness.trial.run_trial`, fit 0 cold, then ``values`` warm fits (a
+predict runner, ``batch_rows`` given: batches of predict calls, :mod:`harness.workloads.predict`) -- while
 holding the host-wide trial lock (:class:`harness.locks.HostTrialLock`), and records
 the result, ok or failed, in the store under the command's run. ``sweep`` gives the
 repeat number of its plan (and skips a trial a concurrent sweep already recorded);
@@ -102,6 +103,8 @@ class TrialRunner:
         lock: HostTrialLock | None = None,
         values: int | None = None,
         cores: int | None = None,
+        batch_rows: int | None = None,
+        calls: int | None = None,
     ) -> None:
         if fits is not None and values is not None and fits != values + 1:
             raise ValueError(f"fits={fits} and values={values} disagree; give one (fits = values + 1)")
@@ -115,12 +118,21 @@ class TrialRunner:
         self.lock = lock if lock is not None else HostTrialLock()
         self.results: list[TrialResult] = []
         self._next_repeat: dict[str, int] | None = None
+        # A predict runner (phase "predict"): its configs are PredictConfigs, each value
+        # ``calls`` predict calls on ``batch_rows`` rows (harness.workloads.predict).
+        self.batch_rows, self.calls = batch_rows, calls
+        self.phase = "fit" if batch_rows is None else "predict"
 
     def spec(self, config: ParallelConfig) -> TrialSpec:
         extra: dict[str, Any] = {} if self.mem_interval_s is None else {"mem_interval_s": self.mem_interval_s}
+        params: dict[str, Any] = {"engine": self.engine, "scenario": self.scenario.to_dict(), "config": config.to_dict()}
+        if self.phase == "predict":
+            params["batch_rows"] = self.batch_rows
+            if self.calls is not None:
+                params["calls"] = self.calls
         return TrialSpec(
-            "grid_search" if self.scenario.grid is not None else "scenario",  # a grid: the whole search
-            {"engine": self.engine, "scenario": self.scenario.to_dict(), "config": config.to_dict()},
+            "grid_search" if self.scenario.grid is not None else "scenario" if self.phase == "fit" else "predict",
+            params,
             repeats=self.fits,
             timeout_s=self.timeout_s,
             cores=self.cores,
@@ -135,7 +147,8 @@ class TrialRunner:
         """
         with self.lock.held():
             if repeat is not None and self.store is not None:
-                if self.store.has_trial(self.engine, self.scenario.id, config.id, repeat, self.cores):
+                if self.store.has_trial(self.engine, self.scenario.id, config.id, repeat, self.cores,
+                                        batch_rows=self.batch_rows):
                     return None
             result = trial_module.run_trial(self.spec(config))
         self.record(config, result, repeat)
@@ -150,6 +163,7 @@ class TrialRunner:
         if self.store is not None and self.run_id is not None:
             repeat = self._take_repeat(config.id) if repeat is None else repeat
             self.store.record_trial(self.run_id, self.engine, self.scenario, config, repeat, result,
+                                    phase=self.phase, batch_rows=self.batch_rows,
                                     **({"host_manifest": host_manifest} if host_manifest else {}))
 
     def measure(self, config: ParallelConfig) -> Measurement:
@@ -164,7 +178,10 @@ class TrialRunner:
         if self._next_repeat is None:  # the store is read once per runner
             self._next_repeat = {}
             assert self.store is not None
-            for engine, scenario_id, cid, repeat in self.store.done(self.cores):
+            done = self.store.done(self.cores) if self.phase == "fit" else {
+                (e, s, c, r) for e, s, c, b, r in self.store.done_predict() if b == self.batch_rows
+            }
+            for engine, scenario_id, cid, repeat in done:
                 if engine == self.engine and scenario_id == self.scenario.id:
                     self._next_repeat[cid] = max(self._next_repeat.get(cid, 0), repeat + 1)
         repeat = self._next_repeat.get(config_id, 0)

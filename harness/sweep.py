@@ -97,8 +97,25 @@ class SweepOptions:
     report: bool = True
     cores: tuple[int, ...] | None = None  # --cores: one sweep per core count, trials pinned to it
     cluster: str | None = None  # a Dask scheduler address or local:N (harness.cluster)
+    #: "predict": the predict workload (harness.sweep_predict) on ``batches`` rows per call.
+    phase: str = "fit"
+    batches: tuple[int, ...] | None = None
+    predict_configs: tuple[str, ...] | None = None  # ids; None: the whole predict grid
 
     def __post_init__(self) -> None:
+        if self.phase not in ("fit", "predict"):
+            raise UsageError(f"--phase {self.phase}: is not allowed; choose fit or predict")
+        if self.batches is not None:
+            from harness.sweep_predict import check_batches
+
+            with user_input():
+                object.__setattr__(self, "batches", check_batches(self.batches))
+        if self.predict_configs is not None:
+            from harness.predict_config import PredictConfig
+
+            with user_input("[sweep] predict_configs: "):
+                for config_id in self.predict_configs:
+                    PredictConfig.from_id(config_id)
         if not isinstance(self.repeats, int) or self.repeats < 1:
             raise UsageError(f"--repeats {self.repeats}: is not allowed; use an integer >= 1")
         with user_input("--values: "):
@@ -123,8 +140,9 @@ class SweepOptions:
             from harness.cluster import parse_address
 
             parse_address(self.cluster)
-            if self.cores:
-                raise UsageError("--cores with --cluster: not supported yet (a cluster's trials use their host's cores)")
+            if self.cores or self.phase != "fit":
+                raise UsageError("--cluster with --cores or --phase predict: not supported yet (a cluster runs fit sweeps"
+                                 " on its hosts' own cores)")
 
     @classmethod
     def from_args(cls, args: Any) -> SweepOptions:
@@ -138,9 +156,22 @@ class SweepOptions:
         with user_input():
             settings = sweep_settings(os.path.abspath(scenarios_file) if scenarios_file else preset)
         pick = lambda name, default: default if getattr(args, name, None) is None else getattr(args, name)  # noqa: E731
-        engines = args.engine if not isinstance(args.engine, str) else args.engine.split(",")
+        phase = getattr(args, "phase", None) or "fit"
+        engines = getattr(args, "engine", None) or _default_engines(phase)
+        engines = engines if not isinstance(engines, str) else engines.split(",")
         levels = pick("levels", settings.get("levels"))
+        if phase == "predict":  # the preset's predict settings, where it has them
+            from harness.sweep_predict import DEFAULT_BATCHES
+
+            settings = {**settings, **{k: settings[f"predict_{k}"] for k in ("repeats", "values") if f"predict_{k}" in settings}}
+            batches = pick("batch", settings.get("predict_batches", DEFAULT_BATCHES))
+            predict_configs = settings.get("predict_configs")
+        else:
+            batches = predict_configs = None
         return cls(
+            phase=phase,
+            predict_configs=tuple(predict_configs) if predict_configs else None,
+            batches=tuple(batches) if batches is not None else None,
             db=Path(args.db),
             preset=preset,
             scenarios_file=str(scenarios_file) if scenarios_file else None,
@@ -188,7 +219,19 @@ class SweepOptions:
             parts.append("--no-report")
         if self.cluster:
             parts += ["--cluster", self.cluster]
+        if self.phase == "predict":
+            parts += ["--phase", "predict", "--batch", ",".join(map(str, self.batches or ()))]
         return shlex.join(parts)
+
+
+def _default_engines(phase: str) -> list[str]:
+    """core; for the predict phase also the metalearners package where it is installed
+    (its predict is the reference the parallel prediction is measured against)."""
+    import importlib.util
+
+    if phase == "predict" and importlib.util.find_spec("metalearners") is not None:
+        return ["core", "metalearners"]
+    return ["core"]
 
 
 @contextlib.contextmanager
@@ -222,7 +265,7 @@ def _warn_if_busy(cores: int, console: Any) -> None:
         )
 
 
-def _print_report(db: Path, console: Any) -> None:
+def _print_report(db: Path, console: Any, phase: str = "fit") -> None:
     try:
         from harness.report import render_report
     except ModuleNotFoundError as e:
@@ -231,7 +274,7 @@ def _print_report(db: Path, console: Any) -> None:
         print(f"{db}: {store_summary(db)}")  # no report module (yet): one line
         return
     try:
-        print(render_report(db, fmt="text"))
+        print(render_report(db, fmt="text", phase=phase))
     except Exception as e:  # the measurements are safe; say why there is no report
         console.print(f"report failed: {type(e).__name__}: {e}", markup=False)
         print(f"{db}: {store_summary(db)}")
@@ -260,7 +303,7 @@ def run_sweep(options: SweepOptions) -> int:
         for limit in options.cores or (None,):  # --cores 1,2: the whole curve, one core count after the other
             _sweep_on(options, scenarios, console, pool, limit)
     if options.report:
-        _print_report(options.db, console)
+        _print_report(options.db, console, options.phase)
     return 0
 
 
@@ -269,21 +312,31 @@ def _sweep_on(options: SweepOptions, scenarios: list[Any], console: Any, pool: A
     on a cluster: the grid must fit every host, so their fewest cores)."""
     cores = limit if limit is not None else pool.cores() if pool is not None else available_cores()
     levels = list(options.levels) if options.levels else None
-    configs = sweep_configs(cores, levels, options.backends, options.oversubscribe)
-    grid_configs = (  # a grid-search scenario's configs: the grid level too
-        grid_config_grid(cores, levels, options.backends, options.oversubscribe) if any(s.grid for s in scenarios) else None
-    )
-    plan = plan_trials(scenarios, options.engines, configs, options.repeats, options.seed, grid_configs)
+    if options.phase == "predict":
+        from harness.sweep_predict import plan_predict_trials, predict_sweep_configs
+
+        configs = predict_sweep_configs(cores, options.predict_configs)
+        batches = options.batches or ()
+        plan = plan_predict_trials(scenarios, options.engines, configs, batches, options.repeats, options.seed)
+        unit = f" x {len(batches)} batch sizes ({', '.join(map(str, batches))} rows)"
+        value, grid_configs = "batches of predict calls", None
+    else:
+        configs = sweep_configs(cores, levels, options.backends, options.oversubscribe)
+        grid_configs = (  # a grid-search scenario's configs: the grid level too
+            grid_config_grid(cores, levels, options.backends, options.oversubscribe) if any(s.grid for s in scenarios) else None
+        )
+        plan = plan_trials(scenarios, options.engines, configs, options.repeats, options.seed, grid_configs)
+        unit, value = "", "fits"
     db = options.db
     what = (
-        f"{len(plan)} trials ({len(scenarios)} scenarios x {len(configs)} configs"
+        f"{len(plan)} trials ({len(scenarios)} scenarios x {len(configs)} configs{unit}"
         + (f" ({len(grid_configs)} with the grid level for grid searches)" if grid_configs else "")
         + f" x {options.repeats} repeats x {len(options.engines)} engine(s), {cores} cores;"
-        f" each 1 cold + {options.values} warm fits)"
+        f" each 1 cold + {options.values} warm {value})"
     )
 
     with Store(db) as store:  # opened first: a bad --db is the only line printed
-        if note := grid_note(cores, levels, options.backends, options.oversubscribe):
+        if options.phase == "fit" and (note := grid_note(cores, levels, options.backends, options.oversubscribe)):
             console.print(f"sweep: {note}", markup=False)
         todo = pending(plan, store, limit)
         if not todo:
@@ -312,6 +365,8 @@ def _sweep_on(options: SweepOptions, scenarios: list[Any], console: Any, pool: A
                 "seed": options.seed,
                 "cores": cores,
                 "cores_limit": limit,  # --cores: the trials' CPU affinity (None: not limited)
+                "phase": options.phase,
+                "batches": list(options.batches) if options.batches else None,
                 "planned": len(plan),
                 "to_run": len(todo),
             }
@@ -346,7 +401,7 @@ def _run_plan(
             "  waiting: another sweep is running a trial on this host (trials take turns)"
         ),
     )
-    runners: dict[tuple[str, str], TrialRunner] = {}
+    runners: dict[tuple[str, str, int | None], TrialRunner] = {}
     started = time.monotonic()
     by_scenario: dict[str, list[PlannedTrial]] = {}
     for t in todo:
@@ -364,14 +419,16 @@ def _run_plan(
                     gen_s = time.monotonic() - t_gen
                 failed_here = 0
                 for trial in trials:
+                    batch = "" if trial.batch_rows is None else f" batch {trial.batch_rows}"
                     progress.update(
-                        bar, description=escape(f"{label}: {trial.engine} {trial.config.id} #{trial.repeat}")
+                        bar, description=escape(f"{label}: {trial.engine} {trial.config.id}{batch} #{trial.repeat}")
                     )
-                    runner = runners.get((trial.engine, scenario_id))
+                    runner = runners.get((trial.engine, scenario_id, trial.batch_rows))
                     if runner is None:
-                        runner = runners[(trial.engine, scenario_id)] = TrialRunner(
+                        runner = runners[(trial.engine, scenario_id, trial.batch_rows)] = TrialRunner(
                             trial.engine, trial.scenario, store, run_id, timeout_s=options.timeout_s,
                             mem_interval_s=options.mem_interval_s, lock=lock, values=options.values, cores=limit,
+                            batch_rows=trial.batch_rows,
                         )
                     result = runner.run(trial.config, trial.repeat)
                     if result is None:
@@ -382,7 +439,7 @@ def _run_plan(
                         counts["failed"] += 1
                         failed_here += 1
                         console.print(
-                            f"  FAILED {trial.engine} {scenario_id} {trial.config.id}"
+                            f"  FAILED {trial.engine} {scenario_id} {trial.config.id}{batch}"
                             f" repeat {trial.repeat}: {result.reason}",
                             markup=False,
                         )

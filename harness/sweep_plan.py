@@ -35,12 +35,15 @@ def sweep_configs(
 class PlannedTrial:
     engine: str
     scenario: Any  # scenarios.Scenario
-    config: ParallelConfig
+    config: Any  # ParallelConfig; a PredictConfig for a predict trial
     repeat: int
+    batch_rows: int | None = None  # a predict trial's batch (harness.sweep_predict)
 
     @property
-    def key(self) -> tuple[str, str, str, int]:
-        """The store's identity of a measurement (see :meth:`Store.done`)."""
+    def key(self) -> tuple:
+        """The store's identity of a measurement (see :meth:`Store.done`, :meth:`Store.done_predict`)."""
+        if self.batch_rows is not None:
+            return (self.engine, self.scenario.id, self.config.id, self.batch_rows, self.repeat)
         return (self.engine, self.scenario.id, self.config.id, self.repeat)
 
 
@@ -75,6 +78,6 @@ def plan_trials(
 
 def pending(plan: Sequence[PlannedTrial], store: Store, cores: int | None = None) -> list[PlannedTrial]:
     """The planned trials the store does not hold yet (it is read once, not per trial;
-    with ``cores``: not yet on that many cores, a ``--cores`` sweep's)."""
-    done = store.done(cores)
+    with ``cores``: fit trials not yet on that many cores, a ``--cores`` sweep's)."""
+    done = store.done(cores) | store.done_predict()  # 4-tuples (fit) and 5-tuples (predict) never meet
     return [t for t in plan if t.key not in done]

@@ -74,6 +74,17 @@ _SWEEP_KEYS = {
         lambda v: isinstance(v, list) and v and all(x in ("loky", "threading") for x in v),
         'a non-empty list of "loky", "threading"',
     ),
+    # sweep --phase predict: rows per predict call, and its own repeats / values
+    "predict_batches": (
+        lambda v: isinstance(v, list) and v and all(isinstance(x, int) and not isinstance(x, bool) and x >= 1 for x in v),
+        "a non-empty list of integers >= 1 (rows per predict call)",
+    ),
+    "predict_repeats": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1, "an integer >= 1"),
+    "predict_values": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1, "an integer >= 1"),
+    "predict_configs": (
+        lambda v: isinstance(v, list) and v and all(isinstance(x, str) and x.startswith("p-") for x in v),
+        'a non-empty list of predict config ids ("p-serial", "p-n2-rows", "p-auto", ...)',
+    ),
 }
 _FIELDS = tuple(f.name for f in dataclasses.fields(Scenario))
 _REQUIRED = tuple(
@@ -240,7 +251,9 @@ def _sweep_settings(where: str, doc: Mapping[str, Any]) -> dict[str, Any]:
 
 def sweep_settings(name_or_path: str | os.PathLike[str]) -> dict[str, Any]:
     """The preset's optional ``[sweep]`` table: ``repeats`` (trials per config), ``values``
-    (warm fits per trial, after the cold one), ``levels``, ``backends``."""
+    (warm fits per trial, after the cold one), ``levels``, ``backends``; for ``sweep --phase
+    predict``: ``predict_batches`` (rows per call), ``predict_repeats``, ``predict_values``,
+    ``predict_configs`` (ids; default: the whole predict grid)."""
     where, doc = _read(name_or_path)
     return _sweep_settings(where, doc)
 

@@ -5,7 +5,8 @@ box and (with task traces) timeline figures; :func:`across_figures` per engine t
 across-scenario figures; both from the store's DataFrames and their
 :func:`~harness.analysis.summary.analyse` objects, and both are what the HTML report
 embeds. :func:`plot_all` saves them all (adding the core count to a file name where a
-scenario was measured on several); :func:`write_plots` reads a store and calls it.
+scenario was measured on several); :func:`write_plots` reads a store and calls it, and
+writes the predict trials' throughput figures (:mod:`harness.plots.predict_throughput`).
 """
 
 from __future__ import annotations
@@ -84,7 +85,31 @@ def _several_core_counts(analyses: list[ScenarioAnalysis], a: ScenarioAnalysis) 
     return sum(1 for o in analyses if o.engine == a.engine and o.scenario_id == a.scenario_id) > 1
 
 
-def write_plots(db_path: str | Path, out_dir: str | Path) -> list[Path]:
-    """Every figure of a results store as PNG files in ``out_dir``; returns their paths."""
-    fits, tasks, _ = load(db_path)
-    return plot_all(fits, tasks, out_dir)
+def write_plots(db_path: str | Path, out_dir: str | Path, phase: str | None = None) -> list[Path]:
+    """Every figure of a results store as PNG files in ``out_dir`` (only ``phase``'s, "fit"
+    or "predict", when given); returns their paths."""
+    written: list[Path] = []
+    if phase in (None, "fit"):
+        fits, tasks, _ = load(db_path)
+        written += plot_all(fits, tasks, out_dir)
+    if phase in (None, "predict"):
+        written += write_predict_plots(db_path, out_dir)
+    return written
+
+
+def write_predict_plots(db_path: str | Path, out_dir: str | Path) -> list[Path]:
+    """The predict figures of a store (:mod:`harness.plots.predict_throughput`): one
+    ``predict_<scenario>_throughput.png`` per scenario with predict trials."""
+    from harness.analysis.predict import analyse_predict
+    from harness.plots.predict_throughput import predict_throughput_figures
+    from harness.store import load_fits
+
+    groups = analyse_predict(load_fits(db_path, phase="predict"))
+    out = Path(out_dir)
+    written = []
+    for scenario_id, fig in predict_throughput_figures(groups):
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / f"predict_{_safe(scenario_id)}_throughput.png"
+        fig.savefig(path, dpi=DPI)
+        written.append(path)
+    return written

@@ -17,7 +17,7 @@ from harness.config import ParallelConfig
 if TYPE_CHECKING:  # pragma: no cover
     from scenarios import Scenario
 
-__all__ = ["grid_snippet", "snippet"]
+__all__ = ["grid_snippet", "predict_snippet", "snippet"]
 
 _FIT_LEVELS = ("n_jobs_cross_fitting", "n_jobs_base_learners")
 
@@ -159,4 +159,30 @@ def grid_snippet(config: ParallelConfig, s: Scenario, engine: str = "core") -> s
         lines += [f'with joblib.parallel_config(backend="{config.backend}"):', f"    {fit}"]
     else:
         lines.append(fit)
+
+
+def predict_snippet(config: Any, engine: str = "core") -> str:
+    """The predict call to paste for a :class:`~harness.predict_config.PredictConfig`
+    (the learner fitted as :func:`snippet` builds it): ``n_jobs``, the ``predict_split``
+    setting where it is not the default, the backend where the config names one."""
+    call = 'cate = learner.predict(X, is_oos=True, oos_method="mean"'
+    if engine != "core" or not config.has_pool:
+        lines = []
+        if config.model_threads and config.model_threads > 1:
+            lines.append(f"# each base model predicts with {config.model_threads} threads: fit it with n_jobs="
+                         f"{config.model_threads} in its *_model_params (a serial fit sets the cores by itself)")
+        if engine != "core":
+            return "\n".join([*lines, call + ")  # the package predicts serially"])
+        return "\n".join([*lines, call + ", n_jobs=None)  # serial, in the calling thread (the default)"])
+    n_jobs = '"auto"' if config.is_auto else str(config.n_jobs)
+    lines = []
+    if config.backend:
+        lines.append("import joblib")
+    if config.split != "both":
+        lines += ["import metalearners_core", f'metalearners_core.set_config(predict_split="{config.split}")']
+    predict = f"{call}, n_jobs={n_jobs})"
+    if config.backend:
+        lines += [f'with joblib.parallel_config(backend="{config.backend}"):', f"    {predict}"]
+    else:
+        lines.append(predict)
     return "\n".join(lines)

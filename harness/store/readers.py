@@ -50,7 +50,7 @@ SELECT t.run_id, t.trial_id, t.engine, t.scenario_id,
        COALESCE(f.mem_measure, t.mem_measure) AS mem_measure, f.mem_samples,
        f.cate_rmse, json_extract(f.extras, '$.evaluate') AS evaluate, f.n_tasks, t.n_cores,
        t.trial_wall_s, t.trial_cpu_s, t.prepare_s, t.exit_code, t.hostname, t.started_at,
-       {oversubscription}, {n_jobs_grid}, {machine}, b.bins_built, b.bins_copied
+       {oversubscription}, {n_jobs_grid}, {machine}, b.bins_built, b.bins_copied, {predict}
 FROM harness_trials AS t
 LEFT JOIN harness_fits AS f ON f.trial_id = t.trial_id
 LEFT JOIN ({bins}) AS b ON b.trial_id = f.trial_id AND b.fit_index = f.fit_index
@@ -64,7 +64,19 @@ _BINS_SQL = (
 _NO_BINS_SQL = "SELECT NULL AS trial_id, NULL AS fit_index, NULL AS bins_built, NULL AS bins_copied"
 
 
-def load_fits(path: str | Path) -> pd.DataFrame:
+#: The predict columns (schema 4), NULL where an older file lacks them.
+_PREDICT_TRIAL_COLUMNS = ("phase", "batch_rows")
+_PREDICT_FIT_COLUMNS = ("latency_median_s", "latency_p99_s", "rows_per_s")
+
+
+def _predict_sql(conn: sqlite3.Connection) -> str:
+    trials, fits = set(table_columns(conn, "harness_trials")), set(table_columns(conn, "harness_fits"))
+    parts = [f"t.{n}" if n in trials else f"NULL AS {n}" for n in _PREDICT_TRIAL_COLUMNS]
+    parts += [f"f.{n}" if n in fits else f"NULL AS {n}" for n in _PREDICT_FIT_COLUMNS]
+    return ", ".join(parts)
+
+
+def load_fits(path: str | Path, phase: str | None = "fit") -> pd.DataFrame:
     """One row per fit, with its trial's engine, scenario fields and config.
 
     A failed trial that completed no fit gives one row with ``status`` "failed",
@@ -75,6 +87,11 @@ def load_fits(path: str | Path) -> pd.DataFrame:
     is the library's warning in the trial (None where it gave none, and before schema 3);
     ``n_jobs_grid`` a grid search's fourth level (NaN for a plain fit, and before schema 4).
     ``machine`` is the machine type the trial ran on (its host's on a cluster, else its run's).
+
+    ``phase``: "fit" (default: the fit trials, also those stored before schema 4, whose
+    ``phase`` is NULL), "predict" (predict trials: each row one value, a batch of
+    ``batch_rows``-row predict calls, with its ``latency_median_s``, ``latency_p99_s``
+    and ``rows_per_s``) or None (every trial: the export).
     """
     import pandas as pd
 
@@ -87,13 +104,20 @@ def load_fits(path: str | Path) -> pd.DataFrame:
             oversubscription="t.oversubscription" if has_flag else "NULL AS oversubscription",
             n_jobs_grid="t.n_jobs_grid" if "n_jobs_grid" in trial_columns else "NULL AS n_jobs_grid",
             machine="t.machine" if "machine" in trial_columns else "NULL AS machine",
+            predict=_predict_sql(conn),
         )
         df = pd.read_sql_query(sql, conn)
         df["machine"] = _machines(conn, df)
+    df["phase"] = df["phase"].fillna("fit")  # rows written before schema 4 are fits
+    if phase is not None:
+        if phase not in ("fit", "predict"):
+            raise UsageError(f"phase={phase!r} is not allowed; choose fit or predict")
+        df = df[df["phase"] == phase].reset_index(drop=True)
     df["cold"] = df["cold"].fillna(0).astype(bool)
     for name in (*LEVELS, "n_jobs_grid", "fit_index", "wall_s", "cpu_s", "cpu_util", "peak_mem_mb",
                  "base_mem_mb", "mem_samples", "cate_rmse", "n_tasks", "n_cores",
-                 "trial_wall_s", "trial_cpu_s", "prepare_s", "exit_code", "bins_built", "bins_copied"):
+                 "trial_wall_s", "trial_cpu_s", "prepare_s", "exit_code", "bins_built", "bins_copied",
+                 "batch_rows", *_PREDICT_FIT_COLUMNS):
         df[name] = pd.to_numeric(df[name], errors="coerce").astype("float64")
     for name in ("trial_id", "n_rows", "n_features", "n_variants", "n_folds", "seed", "repeat"):
         df[name] = df[name].astype("int64")
@@ -191,9 +215,9 @@ def load_runs(path: str | Path, include_empty: bool = False) -> pd.DataFrame:
     return df
 
 
-def load_all(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
-    """(fits, tasks, runs) of a store; runs is None where that table cannot be read."""
-    fits, tasks = load_fits(path), load_tasks(path)
+def load_all(path: str | Path, phase: str = "fit") -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+    """(fits, tasks, runs) of a store (the trials of ``phase``); runs is None where that table cannot be read."""
+    fits, tasks = load_fits(path, phase), load_tasks(path)
     try:
         runs = load_runs(path)
     except Exception:  # noqa: BLE001 -- the runs table only decorates a report
@@ -223,7 +247,7 @@ def export(path: str | Path, fmt: str, out: Path) -> bool:
             f"--format {fmt} with --out {out}: its extension {suffix} says {other}; "
             f"name the file {Path(out).with_suffix(EXPORT_SUFFIXES[fmt][0]).name} or use --format {other}"
         )
-    df = load_fits(path)
+    df = load_fits(path, phase=None)  # every trial, fit and predict (its phase column says which)
     out = out_file(out)
     existed = out.exists()
     if fmt == "csv":

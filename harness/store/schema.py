@@ -24,7 +24,8 @@ from harness.config import LEVELS
 #: ``PRAGMA user_version`` of the schema this module writes. 2: the task trace's
 #: ``bins``; 3: the trials' ``oversubscription``; 4: the trials' ``n_jobs_grid`` (a grid
 #: search's level; NULL: a plain fit, or the search's default), ``machine`` and
-#: ``host_manifest`` (older files are migrated by :func:`create_or_migrate`).
+#: ``host_manifest``, and predict trials (the trials' ``phase`` and ``batch_rows``, the
+#: fits' latency and throughput) (older files are migrated by :func:`create_or_migrate`).
 SCHEMA_VERSION = 4
 #: How long a writer waits for another process's transaction (milliseconds).
 BUSY_TIMEOUT_MS = 120_000
@@ -212,14 +213,22 @@ def missing_task_columns(conn: sqlite3.Connection) -> list[TaskColumn]:
 
 
 #: Trial columns added since schema 1, with their types: an older file gains them.
-ADDED_TRIAL_COLUMNS = {"oversubscription": "TEXT", "n_jobs_grid": "INTEGER", "machine": "TEXT", "host_manifest": "TEXT"}
+#: ``phase``: "fit" or "predict" (NULL in older rows: a fit); ``batch_rows``: the rows
+#: of one predict call (NULL for a fit).
+ADDED_TRIAL_COLUMNS = {"oversubscription": "TEXT", "n_jobs_grid": "INTEGER", "machine": "TEXT", "host_manifest": "TEXT",
+                       "phase": "TEXT", "batch_rows": "INTEGER"}
+#: Fit (value) columns added since schema 3: a predict value's figures over its calls
+#: (NULL for a fit). The value's ``wall_s`` is the wall of the whole call batch.
+ADDED_FIT_COLUMNS = {"latency_median_s": "REAL", "latency_p99_s": "REAL", "rows_per_s": "REAL"}
+#: The phases a trial measures; NULL in the store is "fit" (rows written before schema 4).
+PHASES = ("fit", "predict")
 
 
 def create_or_migrate(conn: sqlite3.Connection) -> None:
     """Create what is missing, in the caller's write transaction, and set the version.
 
-    A new file gets every table; an older one (schema 1 or 2) keeps its rows and gains
-    the task and trial columns it lacks (``ALTER TABLE ... ADD COLUMN``, NULL in its
+    A new file gets every table; an older one (schema 1 to 3) keeps its rows and gains
+    the task, trial and fit columns it lacks (``ALTER TABLE ... ADD COLUMN``, NULL in its
     old rows).
     """
     for statement in filter(str.strip, SCHEMA.split(";")):
@@ -231,6 +240,10 @@ def create_or_migrate(conn: sqlite3.Connection) -> None:
     for name, sql_type in ADDED_TRIAL_COLUMNS.items():
         if name not in trial_columns:
             conn.execute(f"ALTER TABLE harness_trials ADD COLUMN {name} {sql_type}")
+    fit_columns = set(table_columns(conn, "harness_fits"))
+    for name, sql_type in ADDED_FIT_COLUMNS.items():
+        if name not in fit_columns:
+            conn.execute(f"ALTER TABLE harness_fits ADD COLUMN {name} {sql_type}")
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 

@@ -21,6 +21,7 @@ from harness.errors import UsageError
 from harness.config import ParallelConfig
 from harness.measure import available_cores
 from harness.store.schema import (
+    ADDED_FIT_COLUMNS,
     CONFIG_FIELDS,
     SCENARIO_FIELDS,
     SCHEMA_VERSION,
@@ -137,17 +138,21 @@ class Store:
     # -- trials ----------------------------------------------------------------
 
     def done(self, cores: int | None = None) -> set[tuple[str, str, str, int]]:
-        """(engine, scenario_id, config_id, repeat) of every recorded trial, ok or failed
+        """(engine, scenario_id, config_id, repeat) of every recorded fit trial, ok or failed
         (with ``cores``: only those measured on that many cores, a ``--cores`` sweep's)."""
-        if cores is not None:
-            rows = self._conn.execute(
-                "SELECT DISTINCT engine, scenario_id, config_id, repeat FROM harness_trials WHERE n_cores = ?",
-                (int(cores),),
-            ).fetchall()
-            return set(rows)
+        on_cores = "" if cores is None else f" AND n_cores = {int(cores)}"
         rows = self._conn.execute(
             "SELECT DISTINCT engine, scenario_id, config_id, repeat FROM harness_trials"
-        ).fetchall()  # one pass over the index on these four columns
+            " WHERE (phase IS NULL OR phase = 'fit')" + on_cores
+        ).fetchall()
+        return set(rows)
+
+    def done_predict(self) -> set[tuple[str, str, str, int, int]]:
+        """(engine, scenario_id, config_id, batch_rows, repeat) of every recorded predict trial."""
+        rows = self._conn.execute(
+            "SELECT DISTINCT engine, scenario_id, config_id, batch_rows, repeat FROM harness_trials"
+            " WHERE phase = 'predict'"
+        ).fetchall()
         return set(rows)
 
     def record_trial(
@@ -159,11 +164,16 @@ class Store:
         repeat: int,
         result: TrialResult,
         host_manifest: dict | None = None,
+        *,
+        phase: str = "fit",
+        batch_rows: int | None = None,
     ) -> int:
         """Write one trial with all its fits and task traces in one transaction.
 
         ``host_manifest``: the manifest of the host the trial ran on, where that is not
-        the run's machine (a cluster); its machine type is the trial's ``machine``."""
+        the run's machine (a cluster); its machine type is the trial's ``machine``.
+        ``phase`` "predict": a predict trial (``config`` a :class:`~harness.predict_config.PredictConfig`)
+        on batches of ``batch_rows`` rows; each of its values is one batch of calls."""
         from harness.manifest import machine_type
 
         wall = _dt.timedelta(seconds=result.wall_s or 0.0)
@@ -185,6 +195,7 @@ class Store:
             "scenario": to_json(scenario.to_dict()),
             "config_id": config.id,
             **{name: getattr(config, name) for name in CONFIG_FIELDS},
+            "backend": getattr(config, "backend_name", config.backend),  # a predict config's may be the library's
             "repeat": int(repeat),
             "status": result.status,
             "reason": result.reason,
@@ -207,6 +218,8 @@ class Store:
             "n_jobs_grid": config.n_jobs_grid,  # a grid search's level (NULL: a plain fit)
             "machine": machine_type(host_manifest) if host_manifest else self._run_machines.get(run_id),
             "host_manifest": to_json(host_manifest) if host_manifest else None,
+            "phase": phase,
+            "batch_rows": batch_rows,
             "started_at": started.isoformat(timespec="milliseconds"),
             "finished_at": finished.isoformat(timespec="milliseconds"),
         }
@@ -216,6 +229,7 @@ class Store:
             extras = dict(sample.extras or {})
             tasks = extras.pop("tasks", None) or []
             cate = extras.pop("cate_rmse", None)
+            predict_figures = [num(extras.pop(name, None)) for name in ADDED_FIT_COLUMNS]
             fit_rows.append(
                 (
                     sample.index,
@@ -232,6 +246,7 @@ class Store:
                     num(cate),
                     len(tasks) if tasks else None,
                     to_json(extras) if extras else None,
+                    *predict_figures,
                 )
             )
             for i, task in enumerate(tasks):
@@ -250,7 +265,8 @@ class Store:
             conn.executemany(
                 "INSERT INTO harness_fits (trial_id, fit_index, cold, wall_s, cpu_s, cpu_util,"
                 " peak_mem_mb, base_mem_mb, mem_measure, mem_samples, t_start, t_end, cate_rmse,"
-                " n_tasks, extras) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f" n_tasks, extras, {', '.join(ADDED_FIT_COLUMNS)})"
+                f" VALUES ({', '.join('?' for _ in range(15 + len(ADDED_FIT_COLUMNS)))})",
                 [(trial_id, *row) for row in fit_rows],
             )
             conn.executemany(
@@ -260,13 +276,16 @@ class Store:
             )
         return trial_id
 
-    def has_trial(self, engine: str, scenario_id: str, config_id: str, repeat: int, cores: int | None = None) -> bool:
-        """Whether this measurement is recorded (by any run, any process; with ``cores``: on that many cores)."""
+    def has_trial(self, engine: str, scenario_id: str, config_id: str, repeat: int, cores: int | None = None,
+                  batch_rows: int | None = None) -> bool:
+        """Whether this measurement is recorded (by any run, any process; with ``cores``: on that
+        many cores); with ``batch_rows``, the predict trial on batches of that size."""
         on_cores = "" if cores is None else f" AND n_cores = {int(cores)}"
+        phase = "(phase IS NULL OR phase = 'fit')" if batch_rows is None else "phase = 'predict' AND batch_rows = ?"
         row = self._conn.execute(
             "SELECT 1 FROM harness_trials WHERE engine = ? AND scenario_id = ? AND config_id = ?"
-            " AND repeat = ?" + on_cores + " LIMIT 1",
-            (engine, scenario_id, config_id, int(repeat)),
+            f" AND repeat = ? AND {phase}" + on_cores + " LIMIT 1",
+            (engine, scenario_id, config_id, int(repeat), *(() if batch_rows is None else (int(batch_rows),))),
         ).fetchone()
         return row is not None
 

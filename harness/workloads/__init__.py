@@ -34,6 +34,8 @@ WORKLOADS: dict[str, str] = {
     "scenario": "harness.workloads.scenario:FitScenario",
     # A grid-search scenario: MetaLearnerGridSearch of either engine over the scenario's grid.
     "grid_search": "harness.workloads.grid_search:FitGridSearch",
+    # A fitted learner's predict calls on a batch of rows (--phase predict).
+    "predict": "harness.workloads.predict:PredictScenario",
     # Calibration workloads with independently known CPU / wall / memory figures.
     "burn_threads": "harness.workloads.calibration:BurnThreads",
     "burn_processes": "harness.workloads.calibration:BurnProcesses",

@@ -38,6 +38,7 @@ from typing import Any
 import joblib
 from joblib import cpu_count, effective_n_jobs
 from joblib.executor import get_memmapping_executor
+from joblib.externals.loky import get_reusable_executor
 from joblib.parallel import default_parallel_config, get_active_backend
 
 from metalearners_core._execution.jobs import AUTO, CrossFitJob, Deferred, Plan
@@ -148,9 +149,21 @@ class _InlineExecutor(Executor):
         return future
 
 
+#: Seconds an idle loky worker lives (joblib's default for its pools).
+_LOKY_IDLE_S = 300
+
+
 @contextmanager
-def open_executor(plan: Plan) -> Iterator[Executor]:
-    """The pool a plan runs on, for the duration of one fit."""
+def open_executor(plan: Plan, memmap: bool = True) -> Iterator[Executor]:
+    """The pool a plan runs on, for the duration of one fit (or one prediction).
+
+    ``memmap`` False: loky's reusable processes without joblib's memmapping layer, so
+    no temporary folder is made: the caller shares its large inputs itself
+    (:class:`~metalearners_core._execution.tasks.SharedFolder`). A prediction does:
+    joblib's layer left a folder in /dev/shm behind every call (each
+    ``get_memmapping_executor`` call makes one that a reused pool never removes, and
+    its clean-up gives up, after ~1 s of retries, on files a worker still maps).
+    """
     if plan.backend == "sequential":
         yield _InlineExecutor()
     elif plan.backend == "dask":
@@ -173,6 +186,12 @@ def open_executor(plan: Plan) -> Iterator[Executor]:
         # thread budget; arrays not shared beforehand are memory-mapped by joblib.
         threads = str(plan.model_threads)
         env = {name: threads for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+        if not memmap:
+            # loky's reusable processes without joblib's memmapping layer: every
+            # get_memmapping_executor call makes a temporary folder in /dev/shm that a
+            # reused pool never removes (one per call, until the resource tracker exits).
+            yield get_reusable_executor(plan.workers, timeout=_LOKY_IDLE_S, env=env)
+            return
         context = f"metalearners_core-{uuid.uuid4().hex}"
         pool = get_memmapping_executor(plan.workers, env=env, context_id=context)
         try:

@@ -20,7 +20,10 @@ chose one. With more than one worker each model predicts with ``cores // workers
 threads (LightGBM's ``num_threads`` at predict time; a shallow copy with ``n_jobs``
 for scikit-learn models; OpenMP limited in the worker for the others), so the
 library's choices keep to the cores; an explicit ``n_jobs`` beyond them meets the
-``oversubscription`` policy as a fit does. :func:`pools_started` counts the pools opened.
+``oversubscription`` policy as a fit does. Worker processes get each large input once
+per call through a folder the call removes at its end, and joblib memory-maps nothing
+(its per-call folders outlived the call in /dev/shm whenever a worker still mapped a
+file). :func:`pools_started` counts the pools opened.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from metalearners_core._config import get_config
 from metalearners_core._execution.jobs import AUTO, Plan
 from metalearners_core._execution.oversubscription import OversubscriptionWarning, _outside_package_stacklevel
 from metalearners_core._execution.plan import _active_backend, open_executor, releases_gil
+from metalearners_core._execution.tasks import SharedFolder, _unshare
 from metalearners_core._frames import is_polars
 from metalearners_core._utils import n_rows, validate_n_jobs
 
@@ -190,8 +194,13 @@ def _threadpool_controller() -> Any:
     return ThreadpoolController()
 
 
-def _predict_piece(model: Any, method: str, X: Any, kwargs: dict, openmp_threads: int | None) -> Any:
-    """One chunk's prediction in a worker."""
+def _predict_piece(model: Any, method: str, X: Any, rows: tuple[int, int] | None, kwargs: dict,
+                   openmp_threads: int | None) -> Any:
+    """One chunk's prediction in a worker: rows ``start:stop`` of X (all of X for None);
+    X may be a shared file's handle (worker processes)."""
+    X = _unshare(X)
+    if rows is not None:
+        X = _row_range(X, *rows)
     if openmp_threads is None:
         return getattr(model, method)(X, **kwargs)
     # omp_set_num_threads holds for the calling thread only: this worker.
@@ -211,23 +220,28 @@ def run_predictions(items: Sequence[PredictItem], n_jobs: int | str | None = Non
         return [getattr(item.model, item.method)(item.X) for item in items]
     if plan.backend == "sequential":
         threaded = [_with_threads(item.model, plan.model_threads, plan.backend) for item in items]
-        return [_predict_piece(model, item.method, item.X, kwargs, openmp) for item, (model, kwargs, openmp) in zip(items, threaded)]
-    pieces = []  # (item index, chunk index, model, method, rows, kwargs, openmp threads)
-    for index, (item, n_chunks) in enumerate(zip(items, plan.chunks)):
-        model, kwargs, openmp_threads = _with_threads(item.model, plan.model_threads, plan.backend)
-        size = n_rows(item.X)
-        bounds = [size * k // n_chunks for k in range(n_chunks + 1)]
-        for k in range(n_chunks):
-            rows = item.X if n_chunks == 1 else _row_range(item.X, bounds[k], bounds[k + 1])
-            pieces.append((index, k, model, item.method, rows, kwargs, openmp_threads))
-    # Largest pieces first (stable: equal sizes keep the serial order), so no worker is
-    # left with a big one at the end.
-    order = sorted(range(len(pieces)), key=lambda p: -n_rows(pieces[p][4]))
+        return [_predict_piece(model, item.method, item.X, None, kwargs, openmp) for item, (model, kwargs, openmp) in zip(items, threaded)]
+    processes = plan.backend == "processes"
     with _pools_lock:
         _pools += 1
     executor_plan = Plan(plan.workers, 1, plan.model_threads, plan.backend, plan.workers)
-    with open_executor(executor_plan) as executor:
-        futures = [(p, executor.submit(_predict_piece, *pieces[p][2:])) for p in order]
+    # Worker processes get each large input once per call, in a file of a folder this call
+    # owns and removes (as a fit's tasks do), and joblib memory-maps nothing: it would leave
+    # a folder in /dev/shm behind every call whose files a worker still maps.
+    with SharedFolder(enabled=processes) as shared, open_executor(executor_plan, memmap=not processes) as executor:
+        pieces = []  # (item index, chunk index, rows in the chunk, model, method, X, row range, kwargs, openmp threads)
+        for index, (item, n_chunks) in enumerate(zip(items, plan.chunks)):
+            model, kwargs, openmp_threads = _with_threads(item.model, plan.model_threads, plan.backend)
+            size = n_rows(item.X)
+            X = shared.share(item.X)
+            bounds = [size * k // n_chunks for k in range(n_chunks + 1)]
+            for k in range(n_chunks):
+                rows = None if n_chunks == 1 else (bounds[k], bounds[k + 1])
+                pieces.append((index, k, bounds[k + 1] - bounds[k], model, item.method, X, rows, kwargs, openmp_threads))
+        # Largest pieces first (stable: equal sizes keep the serial order), so no worker is
+        # left with a big one at the end.
+        order = sorted(range(len(pieces)), key=lambda p: -pieces[p][2])
+        futures = [(p, executor.submit(_predict_piece, *pieces[p][3:])) for p in order]
         results: dict[tuple[int, int], Any] = {}
         try:
             for p, future in futures:

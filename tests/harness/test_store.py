@@ -276,7 +276,8 @@ def test_a_schema_1_file_is_migrated_without_losing_rows(tmp_path: Path):
         store.record_trial(store.start_run({}, "x", None), "core", SCENARIO, MIXED, 0, result([fit(0), fit(1)]))
     conn = sqlite3.connect(db)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
-    assert {"oversubscription", "n_jobs_grid", "machine", "host_manifest"} <= set(table_columns(conn, "harness_trials"))
+    assert {"oversubscription", "n_jobs_grid", "machine", "host_manifest", "phase", "batch_rows"} <= set(
+        table_columns(conn, "harness_trials"))
     assert set(task_column_names()) <= set(table_columns(conn, "harness_tasks"))
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     conn.close()

@@ -1,0 +1,66 @@
+"""A prediction on worker processes leaves no joblib memmapping folder behind (in /dev/shm or the temp folder).
+
+joblib memory-maps every array over 1 MB it sends to a loky worker into a per-call
+folder, and its clean-up at the end of the call gives up (after ~1 s of retries) while
+a worker still maps a file: the folder outlived the call, and a process that ends
+with ``os._exit`` (the harness's trial worker) never removed it. The prediction now
+shares its inputs itself, in a folder it removes, and joblib memory-maps nothing.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+SCRIPT = textwrap.dedent("""
+    import glob, json, os, sys, tempfile
+    import joblib
+    import numpy as np
+    from lightgbm import LGBMRegressor
+    from metalearners_core import TLearner, config_context
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((1000, 10))
+    w = rng.integers(0, 2, 1000)
+    y = X[:, 0] + w * X[:, 1] + rng.standard_normal(1000)
+    learner = TLearner(nuisance_model_factory=LGBMRegressor, nuisance_model_params={"n_estimators": 5, "verbose": -1},
+                       is_classification=False, n_variants=2, n_folds=2)
+    learner.fit(X, y, w)
+    X_big = rng.standard_normal((20_000, 10))  # 1.6 MB: over joblib's 1 MB memmapping threshold
+    serial = learner.predict(X_big, is_oos=True, oos_method="mean")
+    pattern = f"joblib_memmapping_folder_{os.getpid()}_*"
+    left = []
+    for split in ("rows", "models", "both"):
+        with joblib.parallel_config(backend="loky"), config_context(predict_split=split):
+            parallel = learner.predict(X_big, is_oos=True, oos_method="mean", n_jobs=2)
+        np.testing.assert_array_equal(parallel, serial)
+        left += [p for root in ("/dev/shm", tempfile.gettempdir()) for p in glob.glob(os.path.join(root, pattern))]
+    with open(sys.argv[1], "w") as out:
+        json.dump({"pid": os.getpid(), "left_after_calls": left}, out)
+    # End as the harness's trial worker does: the pool stopped, then no atexit clean-up.
+    from joblib.externals.loky import reusable_executor
+    reusable_executor._executor.shutdown(wait=True)
+    os._exit(0)
+""")
+
+
+def _folders_of(pid: int) -> list[str]:
+    pattern = f"joblib_memmapping_folder_{pid}_*"
+    return [str(p) for root in {"/dev/shm", tempfile.gettempdir()} if Path(root).is_dir() for p in Path(root).glob(pattern)]
+
+
+def test_loky_prediction_leaves_no_memmapping_folder(tmp_path: Path):
+    import json
+
+    # Files, not pipes: worker processes inherit the child's stdout and stderr.
+    report_file, stderr = tmp_path / "report.json", tmp_path / "stderr.txt"
+    with stderr.open("w") as err:
+        done = subprocess.run([sys.executable, "-c", SCRIPT, str(report_file)], stdout=subprocess.DEVNULL, stderr=err,
+                              timeout=300, cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, stderr.read_text()[-3000:]
+    report = json.loads(report_file.read_text())
+    assert report["left_after_calls"] == []
+    assert _folders_of(report["pid"]) == []
