@@ -73,7 +73,6 @@ def _ok_warm(df: pd.DataFrame) -> pd.DataFrame:
 
 def _scaling(tasks: pd.DataFrame, fits: pd.DataFrame, serial: pd.DataFrame, scenario_id: str, base_model: str):
     """(kind -> f, note): ratios of multi-thread to single-thread durations per fit key."""
-    import pandas as pd
 
     key = ["scenario_id", "stage", "model_kind", "model_ord", "fold"]
     threaded = _ok_warm(tasks)
