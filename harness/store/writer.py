@@ -215,7 +215,7 @@ class Store:
             "mem_measure": result.mem_measure,
             "leftovers": to_json(result.leftovers) if result.leftovers else None,
             "oversubscription": result.oversubscription,
-            "n_jobs_grid": config.n_jobs_grid,  # a grid search's level (NULL: a plain fit)
+            "n_jobs_grid": getattr(config, "n_jobs_grid", None),  # a grid search's level (NULL: a plain fit, a predict)
             "machine": machine_type(host_manifest) if host_manifest else self._run_machines.get(run_id),
             "host_manifest": to_json(host_manifest) if host_manifest else None,
             "phase": phase,
