@@ -159,6 +159,7 @@ def grid_snippet(config: ParallelConfig, s: Scenario, engine: str = "core") -> s
         lines += [f'with joblib.parallel_config(backend="{config.backend}"):', f"    {fit}"]
     else:
         lines.append(fit)
+    return "\n".join(lines)
 
 
 def predict_snippet(config: Any, engine: str = "core") -> str:
