@@ -241,7 +241,9 @@ def test_sweep_settings_of_the_smoke_preset():
     from scenarios import sweep_settings
 
     assert sweep_settings("smoke") == {"repeats": 2, "values": 2, "backends": ["loky"]}
-    assert sweep_settings("default") == {"repeats": 3, "values": 2}
+    assert sweep_settings("default") == {"repeats": 3, "values": 2, "predict_batches": [1, 100, 10000],
+                                         "predict_repeats": 2, "predict_values": 1,
+                                         "predict_configs": ["p-serial", "p-n2-both", "p-auto"]}
 
 
 @pytest.mark.parametrize(
