@@ -93,3 +93,38 @@ def stop_loky_pools(kill: bool) -> None:
             getattr(tracker, "_stop", lambda: None)()
         except Exception as e:  # noqa: BLE001
             print(f"harness worker: stopping {name} failed: {e!r}", file=sys.stderr)
+
+
+#: The what-if calibration (:mod:`harness.whatif.calibrate`), run in a fresh child: loky's
+#: start-up with a fit's imports and its per-task dispatch, and a thread pool's dispatch,
+#: printed as JSON (the harness's joblib/loky pools live in this module).
+POOL_COST_SCRIPT = r"""
+import json, time
+from concurrent.futures import ThreadPoolExecutor
+from joblib.externals.loky import get_reusable_executor
+
+def imports():
+    import lightgbm, sklearn.ensemble  # what a fit's worker imports
+    return 0
+
+def noop():
+    return 0
+
+t0 = time.perf_counter()
+pool = get_reusable_executor(max_workers=2, reuse=False)
+for f in [pool.submit(imports) for _ in range(2)]:
+    f.result()
+loky_start = time.perf_counter() - t0
+n = 40
+t0 = time.perf_counter()
+for _ in range(n):
+    pool.submit(noop).result()
+loky_dispatch = (time.perf_counter() - t0) / n
+pool.shutdown(wait=True)
+t0 = time.perf_counter()
+with ThreadPoolExecutor(2) as threads:
+    for _ in range(n):
+        threads.submit(noop).result()
+thread_dispatch = (time.perf_counter() - t0) / n
+print(json.dumps({"loky_start_s": loky_start, "loky_dispatch_s": loky_dispatch, "thread_dispatch_s": thread_dispatch}))
+"""

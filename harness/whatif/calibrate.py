@@ -20,38 +20,9 @@ import sys
 import time
 from pathlib import Path
 
+from harness.pools import POOL_COST_SCRIPT as _SCRIPT
+
 __all__ = ["PoolCosts", "pool_costs"]
-
-_SCRIPT = r"""
-import json, time
-from concurrent.futures import ThreadPoolExecutor
-from joblib.externals.loky import get_reusable_executor
-
-def imports():
-    import lightgbm, sklearn.ensemble  # what a fit's worker imports
-    return 0
-
-def noop():
-    return 0
-
-t0 = time.perf_counter()
-pool = get_reusable_executor(max_workers=2, reuse=False)
-for f in [pool.submit(imports) for _ in range(2)]:
-    f.result()
-loky_start = time.perf_counter() - t0
-n = 40
-t0 = time.perf_counter()
-for _ in range(n):
-    pool.submit(noop).result()
-loky_dispatch = (time.perf_counter() - t0) / n
-pool.shutdown(wait=True)
-t0 = time.perf_counter()
-with ThreadPoolExecutor(2) as threads:
-    for _ in range(n):
-        threads.submit(noop).result()
-thread_dispatch = (time.perf_counter() - t0) / n
-print(json.dumps({"loky_start_s": loky_start, "loky_dispatch_s": loky_dispatch, "thread_dispatch_s": thread_dispatch}))
-"""
 
 
 class PoolCosts(dict):

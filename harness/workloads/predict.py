@@ -168,12 +168,12 @@ class PredictScenario:
         learner, X, config = self.learner, self.X, self.config
         if self.engine != "core":
             return lambda: learner.predict(X, is_oos=True, oos_method="mean")
-        import joblib
-
         import metalearners_core
 
+        from harness.pools import joblib_backend
+
         def call() -> Any:
-            backend = joblib.parallel_config(backend=config.backend) if config.backend else contextlib.nullcontext()
+            backend = joblib_backend(config.backend) if config.backend else contextlib.nullcontext()
             with backend, metalearners_core.config_context(predict_split=config.split):
                 return learner.predict(X, is_oos=True, oos_method="mean", n_jobs=config.n_jobs)
 
