@@ -12,7 +12,8 @@ it alike.
 Several tune processes (on several machines) may share one study through an RDB
 storage (``--storage postgresql://...``). A config already running or finished in
 the study -- asked by another process at the same moment -- is never measured
-again: that ask is told FAIL with the reason ``duplicate`` and not counted.
+again: that ask is told FAIL with the reason ``duplicate`` and not counted, and so are
+the duplicate baselines two processes queued at once that nobody asked for.
 A repeat whose worker was lost is recorded as failed and measured once more.
 """
 
@@ -88,6 +89,19 @@ def _taken_elsewhere(study: optuna.Study, number: int, config_id: str) -> bool:
     states = (TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED)
     return any(t.number != number and t.params.get(PARAM) == config_id
                for t in study.get_trials(deepcopy=False, states=states))
+
+
+def _drop_queued_duplicates(study: optuna.Study, storage: Any) -> None:
+    """Queued (WAITING) trials of configs that run or ran elsewhere, claimed and told FAIL as
+    duplicates: two processes opening the shared study at the same moment both queue its
+    baselines, and the copies nobody asked for would stay WAITING in the study for good."""
+    backend = optuna.storages.get_storage(storage)
+    for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+        config_id = t.system_attrs.get("fixed_params", {}).get(PARAM)
+        # Claiming is Optuna's own atomic WAITING -> RUNNING step: False if another process asked for it first.
+        if _taken_elsewhere(study, t.number, config_id) and backend.set_trial_state_values(t._trial_id, TrialState.RUNNING):
+            backend.set_trial_user_attr(t._trial_id, "reason", DUPLICATE)
+            study.tell(t.number, state=TrialState.FAIL)
 
 
 def tune_on_cluster(
@@ -194,4 +208,6 @@ def tune_on_cluster(
                     finish(a, TrialState.FAIL)
                 else:
                     finish(a, TrialState.COMPLETE, values[0] if not multi else values)
+    if storage is not None:
+        _drop_queued_duplicates(study, storage)
     return _outcome(study, study_name, objectives, told, exhausted=_exhausted(study, ids), **rule)

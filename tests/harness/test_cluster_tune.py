@@ -72,7 +72,8 @@ def test_two_tune_processes_share_one_postgres_study(tmp_path: Path, postgres_ur
     assert len(complete) == 4, [(t.number, t.state, t.params, t.user_attrs.get("reason")) for t in study.trials]
     assert len(set(configs)) == 4  # no config measured twice
     others = [t for t in study.trials if t.state != TrialState.COMPLETE]
-    assert all(t.state == TrialState.FAIL and t.user_attrs["reason"].startswith("duplicate") for t in others)
+    assert all(t.state == TrialState.FAIL and t.user_attrs.get("reason", "").startswith("duplicate") for t in others), (
+        "\n".join(f"{t.number} {t.state.name} {t.params} {t.user_attrs.get('reason')} {t.system_attrs}" for t in study.trials))
     measured = [load_fits(tmp_path / f"{n}.db") for n in ("a", "b")]
     stored = sorted(c for f in measured for c in f.drop_duplicates("trial_id").config_id)
     assert stored == sorted(configs)  # each process recorded what it measured, in its own store
@@ -124,3 +125,23 @@ def test_a_config_another_process_runs_is_never_measured_again(tmp_path: Path):
     complete = [t.params[PARAM] for t in trials if t.state == TrialState.COMPLETE]
     assert complete == ["m1-f1-s1-loky"]  # the next baseline, measured instead
     assert set(load_fits(tmp_path / "dup.db").config_id) == {"m1-f1-s1-loky"}  # auto was not measured here
+
+
+def test_duplicate_baselines_nobody_asked_for_are_told_fail_and_others_stay_queued(tmp_path: Path):
+    """Two processes that opened the study at once both queued ``auto``; one copy ran. The
+    copy left WAITING is told FAIL as a duplicate; a queued config nobody ran stays queued."""
+    from harness.tune.ask_tell import _drop_queued_duplicates
+    from harness.tune.space import PARAM
+
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    study = optuna.create_study(storage=url, study_name="queue")
+    for config_id in ("auto", "auto", "default"):
+        study.enqueue_trial({PARAM: config_id})
+    ran = study.ask()
+    ran.suggest_categorical(PARAM, ["auto", "default"])
+    study.tell(ran, 1.0)
+    _drop_queued_duplicates(study, url)
+    states = {t.number: (t.state, t.user_attrs.get("reason", "")) for t in study.trials}
+    assert states[0] == (TrialState.COMPLETE, "")
+    assert states[1][0] == TrialState.FAIL and states[1][1].startswith("duplicate")
+    assert states[2] == (TrialState.WAITING, "")
