@@ -19,6 +19,7 @@ A repeat whose worker was lost is recorded as failed and measured once more.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -98,10 +99,14 @@ def _drop_queued_duplicates(study: optuna.Study, storage: Any) -> None:
     backend = optuna.storages.get_storage(storage)
     for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
         config_id = t.system_attrs.get("fixed_params", {}).get(PARAM)
-        # Claiming is Optuna's own atomic WAITING -> RUNNING step: False if another process asked for it first.
-        if _taken_elsewhere(study, t.number, config_id) and backend.set_trial_state_values(t._trial_id, TrialState.RUNNING):
-            backend.set_trial_user_attr(t._trial_id, "reason", DUPLICATE)
-            study.tell(t.number, state=TrialState.FAIL)
+        if not _taken_elsewhere(study, t.number, config_id):
+            continue
+        # Claimed by Optuna's own atomic WAITING -> RUNNING step: False (or, finished, an error)
+        # where another process asked for it or dropped it first.
+        with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
+            if backend.set_trial_state_values(t._trial_id, TrialState.RUNNING):
+                backend.set_trial_user_attr(t._trial_id, "reason", DUPLICATE)
+                study.tell(t.number, state=TrialState.FAIL)
 
 
 def tune_on_cluster(
