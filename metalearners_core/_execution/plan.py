@@ -29,7 +29,6 @@ each task's threads are set on the worker it runs on.
 from __future__ import annotations
 
 import inspect
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -37,7 +36,6 @@ from typing import Any
 
 import joblib
 from joblib import cpu_count, effective_n_jobs
-from joblib.executor import get_memmapping_executor
 from joblib.externals.loky import get_reusable_executor
 from joblib.parallel import default_parallel_config, get_active_backend
 
@@ -154,15 +152,15 @@ _LOKY_IDLE_S = 300
 
 
 @contextmanager
-def open_executor(plan: Plan, memmap: bool = True) -> Iterator[Executor]:
+def open_executor(plan: Plan) -> Iterator[Executor]:
     """The pool a plan runs on, for the duration of one fit (or one prediction).
 
-    ``memmap`` False: loky's reusable processes without joblib's memmapping layer, so
-    no temporary folder is made: the caller shares its large inputs itself
-    (:class:`~metalearners_core._execution.tasks.SharedFolder`). A prediction does:
-    joblib's layer left a folder in /dev/shm behind every call (each
-    ``get_memmapping_executor`` call makes one that a reused pool never removes, and
-    its clean-up gives up, after ~1 s of retries, on files a worker still maps).
+    Worker processes are loky's reusable ones without joblib's memmapping layer: the
+    caller shares its large inputs itself
+    (:class:`~metalearners_core._execution.tasks.SharedFolder`). joblib's layer left a
+    folder in /dev/shm behind every call (each ``get_memmapping_executor`` call makes one
+    that a reused pool never removes, and its clean-up gives up, after ~1 s of retries, on
+    files a worker still maps), and a process ending with ``os._exit`` never removed it.
     """
     if plan.backend == "sequential":
         yield _InlineExecutor()
@@ -183,21 +181,10 @@ def open_executor(plan: Plan, memmap: bool = True) -> Iterator[Executor]:
     else:
         # joblib's reusable loky processes (the ones joblib.Parallel uses): started once,
         # kept warm across fits. BLAS/OpenMP pools in the workers get the base models'
-        # thread budget; arrays not shared beforehand are memory-mapped by joblib.
+        # thread budget.
         threads = str(plan.model_threads)
         env = {name: threads for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
-        if not memmap:
-            # loky's reusable processes without joblib's memmapping layer: every
-            # get_memmapping_executor call makes a temporary folder in /dev/shm that a
-            # reused pool never removes (one per call, until the resource tracker exits).
-            yield get_reusable_executor(plan.workers, timeout=_LOKY_IDLE_S, env=env)
-            return
-        context = f"metalearners_core-{uuid.uuid4().hex}"
-        pool = get_memmapping_executor(plan.workers, env=env, context_id=context)
-        try:
-            yield pool
-        finally:
-            pool._temp_folder_manager._clean_temporary_resources(context_id=context, force=False)
+        yield get_reusable_executor(plan.workers, timeout=_LOKY_IDLE_S, env=env)
 
 
 def map_in_threads(function: Callable[[Any], Any], items: Sequence[Any], workers: int) -> list:

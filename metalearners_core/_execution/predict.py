@@ -228,7 +228,7 @@ def run_predictions(items: Sequence[PredictItem], n_jobs: int | str | None = Non
     # Worker processes get each large input once per call, in a file of a folder this call
     # owns and removes (as a fit's tasks do), and joblib memory-maps nothing: it would leave
     # a folder in /dev/shm behind every call whose files a worker still maps.
-    with SharedFolder(enabled=processes) as shared, open_executor(executor_plan, memmap=not processes) as executor:
+    with SharedFolder(enabled=processes) as shared, open_executor(executor_plan) as executor:
         pieces = []  # (item index, chunk index, rows in the chunk, model, method, X, row range, kwargs, openmp threads)
         for index, (item, n_chunks) in enumerate(zip(items, plan.chunks)):
             model, kwargs, openmp_threads = _with_threads(item.model, plan.model_threads, plan.backend)

@@ -84,6 +84,7 @@ def run_fit_graph(
     guard = ThreadGuard(plan, cores, config["oversubscription"])  # threads per model, the policy applied
     on_cluster = plan.backend == "dask"
     in_process = plan.backend in ("threads", "sequential")  # worker processes would each get a copy
+    # Worker processes get the large inputs from the fit's own folder (open_executor says why).
     with open_executor(plan) as executor, SharedFolder(enabled=plan.backend == "processes") as shared:
         bins = BinsOfFit() if in_process and config["share_lightgbm_bins"] else None
         # On a cluster the inputs are scattered once (on_dask), and threads are set on each worker.

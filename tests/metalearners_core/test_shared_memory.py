@@ -1,10 +1,11 @@
-"""A prediction on worker processes leaves no joblib memmapping folder behind (in /dev/shm or the temp folder).
+"""A fit or a prediction on worker processes leaves no joblib memmapping folder behind (in /dev/shm or the temp folder).
 
 joblib memory-maps every array over 1 MB it sends to a loky worker into a per-call
 folder, and its clean-up at the end of the call gives up (after ~1 s of retries) while
 a worker still maps a file: the folder outlived the call, and a process that ends
-with ``os._exit`` (the harness's trial worker) never removed it. The prediction now
-shares its inputs itself, in a folder it removes, and joblib memory-maps nothing.
+with ``os._exit`` (the harness's trial worker) never removed it: a sweep left one
+folder per loky trial. Fits and predictions share their inputs themselves, in a folder
+they remove, and joblib memory-maps nothing.
 """
 
 from __future__ import annotations
@@ -33,6 +34,13 @@ SCRIPT = textwrap.dedent("""
     serial = learner.predict(X_big, is_oos=True, oos_method="mean")
     pattern = f"joblib_memmapping_folder_{os.getpid()}_*"
     left = []
+    w_big = rng.integers(0, 2, 20_000)
+    with joblib.parallel_config(backend="loky"):
+        for _ in range(2):
+            big = TLearner(nuisance_model_factory=LGBMRegressor, nuisance_model_params={"n_estimators": 3, "verbose": -1},
+                           is_classification=False, n_variants=2, n_folds=2)
+            big.fit(X_big, X_big[:, 0] + w_big, w_big, n_jobs_cross_fitting=2)
+    left += [p for root in ("/dev/shm", tempfile.gettempdir()) for p in glob.glob(os.path.join(root, pattern))]
     for split in ("rows", "models", "both"):
         with joblib.parallel_config(backend="loky"), config_context(predict_split=split):
             parallel = learner.predict(X_big, is_oos=True, oos_method="mean", n_jobs=2)
@@ -52,7 +60,7 @@ def _folders_of(pid: int) -> list[str]:
     return [str(p) for root in {"/dev/shm", tempfile.gettempdir()} if Path(root).is_dir() for p in Path(root).glob(pattern)]
 
 
-def test_loky_prediction_leaves_no_memmapping_folder(tmp_path: Path):
+def test_loky_fits_and_predictions_leave_no_memmapping_folder(tmp_path: Path):
     import json
 
     # Files, not pipes: worker processes inherit the child's stdout and stderr.
