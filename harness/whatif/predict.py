@@ -38,7 +38,7 @@ class Prediction:
     predicted_warm_s: float
     predicted_cold_s: float
     predicted_speedup: float  # predicted serial warm wall / this one
-    bound_s: float  # glue + max(work / P, span): the ideal bound on P cores
+    bound_s: float  # glue + max(work / P, span at up to P threads a fit): the ideal bound on P cores
     workers: int
     threads: int
     backend: str
@@ -125,7 +125,7 @@ def predict_workload(
     configs = configs if configs is not None else config_grid(cores, None, backends)
     configs = [c for c in configs if supports(engine, c)]
     serial_warm, _, _ = predict_config(engine, model, serial_config(backends), cores, pools)
-    ideal = model.glue_s + bound(model.jobs, cores)
+    ideal = model.glue_s + bound(model.jobs, cores, max_threads=cores)  # the grid gives a fit up to P threads
     out = []
     for config in configs:
         warm, cold, plan = predict_config(engine, model, config, cores, pools)

@@ -271,12 +271,15 @@ def replay_package(
     return Schedule(spans)
 
 
-def bound(jobs: Sequence[Job], cores: int) -> float:
-    """max(work / cores, span): no schedule of ``jobs`` on ``cores`` single-thread fits ends sooner
-    (the span: the longest fit of each stage, summed, as :mod:`harness.analysis.bound`)."""
+def bound(jobs: Sequence[Job], cores: int, max_threads: int = 1) -> float:
+    """max(work / cores, span): no schedule of ``jobs`` on ``cores`` with up to ``max_threads``
+    threads a fit ends sooner (the span: the shortest each stage's longest fit can take, at
+    ``min(max_threads, cores)`` threads by Amdahl's law, summed, as :mod:`harness.analysis.bound`)."""
     work = sum(f.work_s for j in jobs for f in j.fits)
+    threads = max(1, min(max_threads, cores))
     span: dict[str, float] = {}
     for j in jobs:
-        span[j.stage] = max([span.get(j.stage, 0.0), *(f.work_s for f in j.fits)])
+        speed = amdahl_speedup(threads, j.serial_fraction)
+        span[j.stage] = max([span.get(j.stage, 0.0), *(f.work_s / speed for f in j.fits)])
     return max(work / cores, sum(span.values())) if jobs else 0.0
 

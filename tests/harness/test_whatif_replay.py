@@ -114,3 +114,12 @@ def test_a_model_is_released_only_when_every_fit_it_needs_has_ended():
     schedule = core([needed, waiting], 3)
     assert schedule.spans[("t", 0)][0] == pytest.approx(3.0)
     assert schedule.makespan == pytest.approx(4.0)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 4])
+def test_no_replay_ends_before_the_bound_at_up_to_p_threads_a_fit(threads):
+    # one long fit that scales (f=0.2) among short ones: with threads a fit, the longest fit
+    # alone may end before its single-thread length, never before the bound at P threads
+    jobs = [one_fit_job(f"short{i}", 1.0, rows=10, f=0.2) for i in range(3)] + [one_fit_job("long", 10.0, rows=1000, f=0.2)]
+    assert core(jobs, 4, threads=threads).makespan >= bound(jobs, 4, max_threads=4) - 1e-9
+    assert bound(jobs, 4, max_threads=4) < bound(jobs, 4)  # the single-thread bound is no bound here
