@@ -178,15 +178,6 @@ def cmd_tune(args: argparse.Namespace) -> int:
     from harness.tune import parse_objectives, run_tune
     from scenarios import load_preset
 
-    if getattr(args, "phase", "fit") == "predict":
-        from harness.predict_config import predict_config_grid
-        from harness.measure import available_cores
-
-        raise UserError(
-            f"tune --phase predict: the predict grid has only {len(predict_config_grid(available_cores()))} configs, "
-            "so no search is needed: measure them all with python -m harness sweep --phase predict "
-            "(--scenarios FILE or --preset NAME, --batch ...), then python -m harness recommend --phase predict"
-        )
     with user_input():
         if args.data:
             scenarios = [data_scenario(args)]
@@ -200,6 +191,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     from harness.cores import check_cores
 
     check_cores(args.cores)
+    batches = _tune_predict_batches(args, scenarios) if args.phase == "predict" else None
     return run_tune(
             scenarios,
             db=db,
@@ -223,7 +215,27 @@ def cmd_tune(args: argparse.Namespace) -> int:
             cores=args.cores,
             seed_from_whatif=args.seed_from_whatif,
             **({"cluster": args.cluster} if getattr(args, "cluster", None) else {}),
+            batches=batches,
         )
+
+
+def _tune_predict_batches(args: argparse.Namespace, scenarios: list) -> list[int]:
+    """``tune --phase predict``: the batch sizes (one study each), after the checks of what it cannot do."""
+    from harness.sweep_predict import DEFAULT_BATCHES, check_batches
+    from scenarios import sweep_settings
+
+    if getattr(args, "cluster", None):
+        raise UserError("--cluster with --phase predict: not supported yet (a cluster runs fit studies); drop --cluster")
+    if args.seed_from_whatif:
+        raise UserError("--seed-from-whatif with --phase predict: the what-if predictor models fits only; drop one")
+    if grids := [s.id for s in scenarios if s.grid is not None]:
+        raise UserError(f"--phase predict: {', '.join(grids)} is a grid search, which has no predict phase to tune")
+    default = sweep_settings(args.preset).get("predict_batches", DEFAULT_BATCHES) if args.preset else DEFAULT_BATCHES
+    with user_input():
+        batches = list(check_batches(args.batch if args.batch is not None else list(default)))
+    if args.study is not None and len(batches) != 1:
+        raise UserError(f"--study names one study: give one --batch with it, not {','.join(map(str, batches))}")
+    return batches
 
 
 def cmd_recommend(args: argparse.Namespace) -> int:

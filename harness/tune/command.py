@@ -56,6 +56,7 @@ def run_tune(
     cores: int | None = None,
     seed_from_whatif: int = 0,
     cluster: str | None = None,
+    batches: Sequence[int] | None = None,
 ) -> int:
     """``python -m harness tune``: one study per scenario, measured for real, recorded in ``db``.
 
@@ -64,7 +65,10 @@ def run_tune(
     ``seed_from_whatif``: enqueue that many predicted best configs first (the what-if
     predictor on the store's traces; none where it has no serial trace). With
     ``cluster`` (a Dask scheduler address or local:N) the trials run on its hosts, one
-    Optuna trial in flight per host (:mod:`harness.tune.ask_tell`).
+    Optuna trial in flight per host (:mod:`harness.tune.ask_tell`). ``batches``: the
+    predict phase, one study per (scenario, batch size) over the predict configs
+    (:func:`harness.predict_config.predict_config_grid`), each trial a batch of predict
+    calls of a learner fitted once (as ``sweep --phase predict``).
     """
     import contextlib
 
@@ -84,10 +88,13 @@ def run_tune(
         pool = stack.enter_context(ClusterPool(cluster))
     limit = cores
     cores = pool.cores() if pool is not None else cores_or_available(cores)
-    space = [c for c in search_space(cores, levels, backends, oversubscribe) if supports(engine, c)]
-    baselines = baseline_configs(cores, backends, engine)
-    if note := grid_note(cores, levels, tuple(backends), oversubscribe):
-        log(f"tune: {note}")
+    if batches is not None:
+        space, baselines = predict_space(cores, engine)
+    else:
+        space = [c for c in search_space(cores, levels, backends, oversubscribe) if supports(engine, c)]
+        baselines = baseline_configs(cores, backends, engine)
+        if note := grid_note(cores, levels, tuple(backends), oversubscribe):
+            log(f"tune: {note}")
     status = 0
     with stack, store_lock(db, allow_concurrent, "tune") as held, Store(db) as store, \
             HostTrialLock(not allow_concurrent and pool is None) as lock:
@@ -95,16 +102,19 @@ def run_tune(
         manifest["cores_limit"] = limit  # --cores: the trials' CPU affinity (None: not limited)
         run_id = store.start_run(manifest, "tune", preset)
         try:
-            for scenario in scenarios:
-                name = study or default_study_name(engine, scenario.id, objectives)
+            for scenario, batch in [(s, b) for s in scenarios for b in (batches or [None])]:
+                name = study or default_study_name(engine, scenario.id, objectives, batch)
                 measure = TrialRunner(engine, scenario, store, run_id, timeout_s=timeout_s, lock=lock, values=values,
-                                      cores=limit)
-                if scenario.grid is not None:  # a grid search: the grid level is searched too
+                                      cores=limit, batch_rows=batch)
+                if batch is not None:
+                    space_here, baselines_here = space, baselines
+                elif scenario.grid is not None:  # a grid search: the grid level is searched too
                     space_here = grid_search_space(cores, levels, backends, oversubscribe, engine)
                     baselines_here = grid_baseline_configs(cores, backends, engine)
                 else:
                     space_here, baselines_here = space, baselines
-                log(f"{engine} | {scenario.id} | {cores} cores" + (f" | cluster {cluster}" if cluster else ""))
+                log(f"{engine} | {scenario.id} | {cores} cores" + (f" | cluster {cluster}" if cluster else "")
+                    + ("" if batch is None else f" | predict, {batch} row(s) a call: the objective is the wall of a value (a batch of calls)"))
                 seeds = _whatif_seeds(Path(db), scenario.id, cores, engine, space_here, seed_from_whatif, log)
                 if pool is not None:
                     from harness.tune.ask_tell import tune_on_cluster
@@ -126,6 +136,7 @@ def run_tune(
                     meta={
                         "engine": engine,
                         "scenario_id": scenario.id,
+                        **({} if batch is None else {"phase": "predict", "batch_rows": batch}),
                         "scenario": scenario.to_dict(),
                         "cores": cores,
                         "created_by": "python -m harness tune",
@@ -137,14 +148,26 @@ def run_tune(
                 log(format_outcome(outcome))
                 if not outcome.best:
                     status = 1
-                elif len(outcome.objectives) == 1:
+                elif len(outcome.objectives) == 1 and batch is None:
                     log("confirm it: " + follow_up("recommend", scenario=scenario.id, engine=engine, db=db))
+                elif len(outcome.objectives) == 1:
+                    log("the call to paste: " + follow_up("recommend", scenario=scenario.id, db=db,
+                                                          extra=("--phase", "predict", "--batch", str(batch))))
                 log("")
         finally:
             store.finish_run(run_id, finish_manifest(manifest))
     shown = storage or f"sqlite:///{db}"
     log(f"studies stored in {shown}; open them with: pip install optuna-dashboard && optuna-dashboard {shown}")
     return status
+
+
+def predict_space(cores: int, engine: str) -> tuple[list, list]:
+    """The predict configs ``engine`` runs on ``cores`` and the baselines measured first
+    (the serial call, the package's way, and ``"auto"``)."""
+    from harness.predict_config import AUTO, PredictConfig, predict_config_grid, serial_predict_config, supports_predict
+
+    space = [c for c in predict_config_grid(cores) if supports_predict(engine, c)]
+    return space, [c for c in (serial_predict_config(), PredictConfig(AUTO)) if c in space]
 
 
 def _whatif_seeds(db: Path, scenario_id: str, cores: int, engine: str, space: list, k: int, log: Callable) -> list:

@@ -118,8 +118,9 @@ def parse_objectives(text: str | Sequence[str]) -> tuple[str, ...]:
     return names
 
 
-def default_study_name(engine: str, scenario_id: str, objectives: Sequence[str] = ("wall",)) -> str:
-    name = f"tune:{engine}:{scenario_id}"
+def default_study_name(engine: str, scenario_id: str, objectives: Sequence[str] = ("wall",),
+                       batch_rows: int | None = None) -> str:
+    name = f"tune:{engine}:{scenario_id}" + ("" if batch_rows is None else f":predict-{batch_rows}rows")
     return name if tuple(objectives) == ("wall",) else f"{name}:{','.join(objectives)}"
 
 

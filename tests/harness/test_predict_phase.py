@@ -264,3 +264,49 @@ def test_sweep_resumes_a_predict_sweep_with_nothing_to_do(predict_db: Path, tmp_
     rc, _, err = run_sweep_cli(tmp_path, "--phase", "predict", "--scenarios", str(preset), "--db", str(predict_db),
                                "--engine", "core,metalearners", "--no-report")
     assert rc == 0 and "nothing to do" in err, err
+
+
+# --------------------------------------------------------------- tune --phase predict
+
+
+TINY_FIELDS = "learner=T,n_rows=300,n_features=3,n_variants=2,n_folds=2,base_model=lightgbm_small"
+
+
+def test_tune_predict_runs_a_study_per_batch_that_recommend_reads(tmp_path: Path, capsys):
+    import subprocess
+    import sys
+
+    import optuna
+
+    db = tmp_path / "t.db"
+    env = {**sweep_env(tmp_path), "HARNESS_DATA_DIR": str(tmp_path / "data")}
+    done = subprocess.run(
+        [sys.executable, "-m", "harness", "tune", "--phase", "predict", "--batch", "2000", "--scenario", TINY_FIELDS,
+         "--db", str(db), "--trials", "3", "--repeats", "1", "--values", "1"],
+        capture_output=True, text=True, env=env, cwd=Path(__file__).resolve().parents[2], timeout=400, check=False,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    study = optuna.load_study(study_name=f"tune:core:{TINY.id}:predict-2000rows", storage=f"sqlite:///{db}")
+    configs = [t.params["config"] for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(configs) == 3 and configs[:2] == ["p-serial", "p-auto"]  # the baselines first
+    assert study.user_attrs["phase"] == "predict" and study.user_attrs["batch_rows"] == 2000
+    trials = load_fits(db, phase="predict").drop_duplicates("trial_id")
+    assert sorted(trials.config_id) == sorted(configs) and set(trials.batch_rows) == {2000.0}
+    assert "--phase predict --batch 2000" in done.stdout
+    assert cli(["recommend", "--db", str(db), "--phase", "predict", "--scenario", TINY.id, "--json"]) == 0
+    (rec,) = json.loads(capsys.readouterr().out)
+    assert rec["batch_rows"] == 2000 and rec["recommended"]["config"] in configs
+
+
+@pytest.mark.parametrize("extra, expected", [
+    (["--cluster", "local:1"], "--cluster with --phase predict"),
+    (["--seed-from-whatif"], "--seed-from-whatif with --phase predict"),
+    (["--study", "s", "--batch", "1,100"], "give one --batch"),
+    (["--preset", "grid"], "is a grid search, which has no predict phase"),
+])
+def test_tune_predict_refuses_what_it_cannot_do_in_one_line(capsys, tmp_path: Path, extra, expected):
+    scenario = [] if "--preset" in extra else ["--scenario", TINY_FIELDS]
+    assert cli(["tune", "--phase", "predict", *scenario, *extra, "--db", str(tmp_path / "x.db")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and expected in err, err
+    assert not (tmp_path / "x.db").exists()
