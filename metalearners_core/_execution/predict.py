@@ -23,7 +23,9 @@ library's choices keep to the cores; an explicit ``n_jobs`` beyond them meets th
 ``oversubscription`` policy as a fit does. Worker processes get each large input once
 per call through a folder the call removes at its end, and joblib memory-maps nothing
 (its per-call folders outlived the call in /dev/shm whenever a worker still mapped a
-file). :func:`pools_started` counts the pools opened.
+file). Each base model is called through
+:func:`~metalearners_core._execution.model_calls.call_model` (LightGBM's booster
+directly where that is the same call). :func:`pools_started` counts the pools opened.
 """
 
 from __future__ import annotations
@@ -43,8 +45,16 @@ from joblib import cpu_count, effective_n_jobs
 
 from metalearners_core._config import get_config
 from metalearners_core._execution.jobs import AUTO, Plan
-from metalearners_core._execution.oversubscription import OversubscriptionWarning, _outside_package_stacklevel
-from metalearners_core._execution.plan import _active_backend, open_executor, releases_gil
+from metalearners_core._execution.model_calls import call_model
+from metalearners_core._execution.oversubscription import (
+    OversubscriptionWarning,
+    _outside_package_stacklevel,
+)
+from metalearners_core._execution.plan import (
+    _active_backend,
+    open_executor,
+    releases_gil,
+)
 from metalearners_core._execution.tasks import SharedFolder, _unshare
 from metalearners_core._frames import is_polars
 from metalearners_core._utils import n_rows, validate_n_jobs
@@ -202,10 +212,10 @@ def _predict_piece(model: Any, method: str, X: Any, rows: tuple[int, int] | None
     if rows is not None:
         X = _row_range(X, *rows)
     if openmp_threads is None:
-        return getattr(model, method)(X, **kwargs)
+        return call_model(model, method, X, **kwargs)
     # omp_set_num_threads holds for the calling thread only: this worker.
     with _threadpool_controller().limit(limits=openmp_threads, user_api="openmp"):
-        return getattr(model, method)(X, **kwargs)
+        return call_model(model, method, X, **kwargs)
 
 
 def _reassemble(pieces: list) -> Any:
@@ -217,7 +227,7 @@ def run_predictions(items: Sequence[PredictItem], n_jobs: int | str | None = Non
     global _pools
     plan = plan_predictions(items, n_jobs)
     if plan.backend == "sequential" and plan.model_threads is None:
-        return [getattr(item.model, item.method)(item.X) for item in items]
+        return [call_model(item.model, item.method, item.X) for item in items]
     if plan.backend == "sequential":
         threaded = [_with_threads(item.model, plan.model_threads, plan.backend) for item in items]
         return [_predict_piece(model, item.method, item.X, None, kwargs, openmp) for item, (model, kwargs, openmp) in zip(items, threaded)]
