@@ -75,8 +75,13 @@ def submit_to_loky_pool(n_workers: int, fn: Callable, *args: Any) -> Any:
 
 
 def stop_loky_pools(kill: bool) -> None:
-    """Stop joblib's reusable loky pool and the resource trackers, if this process
-    started any (``kill``: without waiting for running tasks)."""
+    """Stop metalearners_core's worker pool, joblib's reusable loky pool and the resource
+    trackers, if this process started any (``kill``: without waiting for running tasks)."""
+    if "metalearners_core._execution" in sys.modules:
+        try:
+            sys.modules["metalearners_core._execution"].stop_process_pools(kill)
+        except Exception as e:  # noqa: BLE001 -- the supervisor still cleans up
+            print(f"harness worker: library pool shutdown failed: {e!r}", file=sys.stderr)
     if "joblib" in sys.modules:
         try:
             from joblib.externals.loky import reusable_executor

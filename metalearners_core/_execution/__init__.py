@@ -28,7 +28,9 @@ from metalearners_core._execution.jobs import (
 from metalearners_core._execution.grid import LearnerGraph, run_learner_graphs
 from metalearners_core._execution.identity import JobIdentity
 from metalearners_core._execution.oversubscription import OversubscriptionWarning
-from metalearners_core._execution.plan import map_in_threads, plan_execution, releases_gil, with_explicit_threads
+from metalearners_core._execution.plan import (
+    map_in_threads, plan_execution, releases_gil, stop_process_pools, with_explicit_threads,
+)
 from metalearners_core._execution.predict import PredictItem, PredictPlan, plan_predictions, pools_started, run_predictions
 from metalearners_core._execution.scheduler import fit_cross_fit_jobs, run_fit_graph
 
@@ -56,5 +58,6 @@ __all__ = [
     "run_fit_graph",
     "run_learner_graphs",
     "run_predictions",
+    "stop_process_pools",
     "with_explicit_threads",
 ]

@@ -29,6 +29,7 @@ each task's threads are set on the worker it runs on.
 from __future__ import annotations
 
 import inspect
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -36,7 +37,6 @@ from typing import Any
 
 import joblib
 from joblib import cpu_count, effective_n_jobs
-from joblib.externals.loky import get_reusable_executor
 from joblib.parallel import default_parallel_config, get_active_backend
 
 from metalearners_core._execution.jobs import AUTO, CrossFitJob, Deferred, Plan
@@ -147,25 +147,24 @@ class _InlineExecutor(Executor):
         return future
 
 
-#: Seconds an idle loky worker lives (joblib's default for its pools).
-_LOKY_IDLE_S = 300
-
 
 @contextmanager
 def open_executor(plan: Plan) -> Iterator[Executor]:
     """The pool a plan runs on, for the duration of one fit (or one prediction).
 
-    Worker processes are loky's reusable ones without joblib's memmapping layer: the
-    caller shares its large inputs itself
+    Worker processes are the library's own warm loky pool (:func:`_loky_pool`), without
+    joblib's memory-mapping layer: the caller shares its large inputs itself
     (:class:`~metalearners_core._execution.tasks.SharedFolder`). joblib's layer left a
-    folder in /dev/shm behind every call (each ``get_memmapping_executor`` call makes one
-    that a reused pool never removes, and its clean-up gives up, after ~1 s of retries, on
-    files a worker still maps), and a process ending with ``os._exit`` never removed it.
+    folder in /dev/shm behind every call (its clean-up gives up, after ~1 s of retries, on
+    files a worker still maps), and a process ending with ``os._exit`` (the harness's
+    trial worker) never removed it.
     """
     if plan.backend == "sequential":
         yield _InlineExecutor()
     elif plan.backend == "dask":
-        from metalearners_core._execution.on_dask import DaskExecutor  # dask is optional: imported only here
+        from metalearners_core._execution.on_dask import (
+            DaskExecutor,  # dask is optional: imported only here
+        )
 
         backend = active_dask_backend()
         if backend is None:
@@ -179,12 +178,46 @@ def open_executor(plan: Plan) -> Iterator[Executor]:
         with ThreadPoolExecutor(plan.workers, thread_name_prefix="metalearners_core") as pool:
             yield pool
     else:
-        # joblib's reusable loky processes (the ones joblib.Parallel uses): started once,
-        # kept warm across fits. BLAS/OpenMP pools in the workers get the base models'
-        # thread budget.
+        # The library's loky processes: started once, kept warm across fits. BLAS/OpenMP
+        # pools in the workers get the base models' thread budget.
         threads = str(plan.model_threads)
         env = {name: threads for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
-        yield get_reusable_executor(plan.workers, timeout=_LOKY_IDLE_S, env=env)
+        yield _loky_pool(plan.workers, env)
+
+
+#: Seconds an idle worker process lives (joblib's default for its pools).
+_LOKY_IDLE_S = 300
+_loky_pools: dict[tuple, Any] = {}
+_loky_lock = threading.Lock()
+
+
+def _loky_pool(workers: int, env: dict[str, str]) -> Any:
+    """The library's own loky process pool of ``workers`` with ``env``, kept warm across
+    fits and predictions (one at a time: another size or env replaces it, a broken one is
+    replaced; a replaced pool is dropped, not shut down, so a call still using it ends
+    normally and loky stops its workers once it is unreferenced and idle). Not joblib's global reusable pool: joblib.Parallel expects its memory-mapping
+    layer on that one, and sharing it broke every joblib.Parallel(backend="loky") after a
+    call of the library (each party now has its own)."""
+    from joblib.externals.loky import ProcessPoolExecutor
+
+    key = (workers, tuple(sorted(env.items())))
+    with _loky_lock:
+        pool = _loky_pools.get(key)
+        flags = getattr(pool, "_flags", None)
+        if pool is None or getattr(flags, "broken", None) or getattr(flags, "shutdown", False):
+            _loky_pools.clear()
+            pool = _loky_pools[key] = ProcessPoolExecutor(workers, timeout=_LOKY_IDLE_S, env=env)
+        return pool
+
+
+def stop_process_pools(kill: bool = False) -> None:
+    """Shut the library's worker processes down now (``kill``: without waiting for running
+    tasks), e.g. before a process ends with ``os._exit``; the next call starts a new pool."""
+    with _loky_lock:
+        pools = list(_loky_pools.values())
+        _loky_pools.clear()
+    for pool in pools:
+        pool.shutdown(wait=True, kill_workers=kill)
 
 
 def map_in_threads(function: Callable[[Any], Any], items: Sequence[Any], workers: int) -> list:

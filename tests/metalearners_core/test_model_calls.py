@@ -84,7 +84,10 @@ def test_elsewhere_the_wrapper_decides(case):
         kwargs = {"raw_score": True}
     elif case == "one column vector":
         rows = X[:, 0]
-    assert _direct_lightgbm(model, method, rows, kwargs) is None
+    # A model fitted with feature names: skipped where the wrapper warns on a NumPy matrix
+    # (LightGBM >= 4.6 has feature_names_in_); older wrappers neither warn nor differ.
+    if case != "feature names" or getattr(model, "feature_names_in_", None) is not None:
+        assert _direct_lightgbm(model, method, rows, kwargs) is None
     if case in ("other width", "one column vector"):
         with pytest.raises(ValueError):
             call_model(model, method, rows, **kwargs)

@@ -49,8 +49,8 @@ SCRIPT = textwrap.dedent("""
     with open(sys.argv[1], "w") as out:
         json.dump({"pid": os.getpid(), "left_after_calls": left}, out)
     # End as the harness's trial worker does: the pool stopped, then no atexit clean-up.
-    from joblib.externals.loky import reusable_executor
-    reusable_executor._executor.shutdown(wait=True)
+    from metalearners_core._execution import stop_process_pools
+    stop_process_pools()
     os._exit(0)
 """)
 
@@ -72,3 +72,33 @@ def test_loky_fits_and_predictions_leave_no_memmapping_folder(tmp_path: Path):
     report = json.loads(report_file.read_text())
     assert report["left_after_calls"] == []
     assert _folders_of(report["pid"]) == []
+
+
+PARALLEL_AFTER = textwrap.dedent("""
+    import joblib
+    import numpy as np
+    from lightgbm import LGBMRegressor
+    from metalearners_core import TLearner
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((500, 5))
+    w = rng.integers(0, 2, 500)
+    y = X[:, 0] + rng.standard_normal(500)
+    learner = TLearner(nuisance_model_factory=LGBMRegressor, nuisance_model_params={"n_estimators": 3, "verbose": -1},
+                       is_classification=False, n_variants=2, n_folds=2)
+    for _ in range(2):
+        with joblib.parallel_config(backend="loky"):
+            learner.fit(X, y, w, n_jobs_cross_fitting=2)
+            learner.predict(X, is_oos=True, n_jobs=2)
+        assert joblib.Parallel(n_jobs=2, backend="loky")(joblib.delayed(abs)(-i) for i in range(4)) == [0, 1, 2, 3]
+""")
+
+
+def test_joblib_parallel_runs_on_loky_after_the_librarys_loky_fits_and_predictions(tmp_path: Path):
+    # The library and joblib.Parallel share joblib's one reusable loky pool; a pool opened
+    # without joblib's memmapping layer broke every joblib.Parallel(backend="loky") after it.
+    stderr = tmp_path / "stderr.txt"
+    with stderr.open("w") as err:
+        done = subprocess.run([sys.executable, "-c", PARALLEL_AFTER], stdout=subprocess.DEVNULL, stderr=err,
+                              timeout=300, cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, stderr.read_text()[-3000:]
