@@ -155,6 +155,10 @@ def plan_predictions(items: Sequence[PredictItem], n_jobs: int | str | None, spl
         # (None: unlike a fit, joblib's n_jobs context does not apply)
         return PredictPlan(1, "sequential", split, None, serial)
     sizes = [n_rows(item.X) for item in items]
+    if n_jobs == AUTO and sum(sizes) < min(AUTO_MIN_WORK, AUTO_MIN_WORK_PROCESSES):
+        # A small batch: the calling thread, one thread per model, decided before reading
+        # the cores (joblib reads cgroup files: most of a one-row call's planning time).
+        return PredictPlan(1, "sequential", split, 1, serial)
     cores, backend = cpu_count(), _backend(items)
     workers = 1 if backend == "sequential" else _workers(n_jobs, sum(sizes), backend, cores)
     # More workers than pieces of work would idle.
