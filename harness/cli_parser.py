@@ -123,15 +123,25 @@ def _config(text: str) -> ParallelConfig | PredictConfig:
 
 def _batches(text: str) -> list[int]:
     """Comma-separated batch sizes (rows per predict call), each an integer >= 1."""
+    return positive_ints(text, "batch size", "--batch 1,100,10000")
+
+
+def positive_ints(text: str, what: str, example: str, prefix: str = "") -> list[int]:
+    """``"1,2"`` -> ``[1, 2]`` (argparse type): distinct integers >= 1, at least one; each
+    mistake one message naming the value (``prefix`` before it)."""
     values = []
-    for part in (p.strip() for p in text.split(",")):
+    for part in (p.strip() for p in str(text).split(",")):
+        if not part:
+            continue
         try:
             value = int(part)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{part!r} is not an integer; give rows per predict call, e.g. --batch 1,100,10000") from None
+            raise argparse.ArgumentTypeError(f"{prefix}{part!r} is not an integer; use e.g. {example}") from None
         if value < 1:
-            raise argparse.ArgumentTypeError(f"{value} is not allowed; batch sizes are integers >= 1 (rows per predict call)")
+            raise argparse.ArgumentTypeError(f"{prefix}{value} is not allowed; use integers >= 1 ({what}s)")
         values.append(value)
+    if not values:
+        raise argparse.ArgumentTypeError(f"{prefix}no {what} given; use e.g. {example}")
     return list(dict.fromkeys(values))
 
 

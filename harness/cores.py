@@ -24,20 +24,9 @@ __all__ = ["add_cores_option", "check_cores", "cores_or_available", "cpu_set", "
 
 def parse_cores(text: str) -> list[int]:
     """``--cores 1,2`` -> ``[1, 2]`` (argparse type): integers >= 1, at least one."""
-    values = []
-    for part in (p.strip() for p in str(text).split(",")):
-        if not part:
-            continue
-        try:
-            value = int(part)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"--cores {text!r}: {part!r} is not an integer; use e.g. 1 or 1,2") from None
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"--cores {text!r}: {value} is not allowed; use integers >= 1")
-        values.append(value)
-    if not values:
-        raise argparse.ArgumentTypeError(f"--cores {text!r}: no core count given; use e.g. 1 or 1,2")
-    return list(dict.fromkeys(values))
+    from harness.cli_parser import positive_ints  # imported here: cli_parser imports this module
+
+    return positive_ints(text, "core count", "1 or 1,2", prefix=f"--cores {text!r}: ")
 
 
 def check_cores(cores: int | list[int] | None) -> None:
